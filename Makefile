@@ -1,0 +1,31 @@
+# Two commands: `make demo` (the main job on the embedded data) and `make test`.
+# Each installs what it needs (Debian packages where missing, Python packages into .venv)
+# and is safe to run again.
+SHELL := /bin/bash
+VENV ?= .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+.PHONY: demo test test-slow system clean
+
+demo: $(INSTALLED)
+	$(BIN)/bench suite=layers hydra.run.dir=exp/demo/bench
+
+test: $(INSTALLED)
+	$(BIN)/pytest
+
+test-slow: $(INSTALLED)
+	$(BIN)/pytest -m slow
+
+system:
+	@bash scripts/install_system_packages.sh
+
+$(INSTALLED): pyproject.toml
+	@bash scripts/install_system_packages.sh
+	@test -x $(BIN)/python || python3 -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+clean:
+	rm -rf $(VENV) exp

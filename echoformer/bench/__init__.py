@@ -1,0 +1,1 @@
+"""Latency benchmarks: one harness for CPU and CUDA, suites, and their reports."""

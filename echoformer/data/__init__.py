@@ -1,0 +1,1 @@
+"""Text corpora built from Debian packages installed on the machine (Ding dictionary, gettext)."""

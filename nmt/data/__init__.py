@@ -1,0 +1,1 @@
+"""Parallel text for NMT: the embedded English–German corpus and local parallel corpora."""

@@ -1,0 +1,66 @@
+"""The `bench` app: output files, record fields, config errors."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from echoformer.attention import Role
+from echoformer.bench.layers import attention_bound, attention_flops
+
+BENCH = [sys.executable, "-m", "echoformer.bench.app"]
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    subprocess.run(BENCH + ["quick=true", f"hydra.run.dir={out}", "threads=1",
+                            "attention.lengths=[32,64]", "output_layer.vocabs=[2048]",
+                            "output_layer.agreement_rows=16"], check=True, capture_output=True)
+    return out
+
+
+def test_quick_layers_run_writes_json_markdown_and_plots(quick_run):
+    for name in ("results.json", "report.md", "attention_speedup.png",
+                 "output_layer_speedup.png", ".hydra/config.yaml"):
+        assert (quick_run / name).is_file(), name
+
+
+def test_results_have_the_documented_records(quick_run):
+    results = json.loads((quick_run / "results.json").read_text())
+    assert results["machine"]["torch_threads"] == 1
+    attention = results["attention"]
+    assert {(r["L"], r["group"]) for r in attention} == {(32, 2), (32, 4), (64, 2), (64, 4)}
+    for r in attention:
+        assert {"baseline_ms", "reuse_ms", "speedup", "bound"} <= r.keys()
+        assert r["speedup"] == pytest.approx(r["baseline_ms"] / r["reuse_ms"])
+    rows = {r["rows"] for r in results["output_layer"]}
+    assert rows == {1, 5}
+    for r in results["output_layer"]:
+        assert (r["W"], r["N"]) == (r["D"] // 8, r["V"] // 16)
+        assert 0.0 <= r["top5_agreement"] <= 1.0
+        assert r["speedup"] == pytest.approx(r["full_ms"] / r["svd_ms"])
+
+
+def test_unknown_config_key_is_an_error(tmp_path):
+    run = subprocess.run(BENCH + ["quick=true", "atention.lengths=[8]",
+                                  f"hydra.run.dir={tmp_path}"], capture_output=True, text=True)
+    assert run.returncode != 0
+    assert "atention" in run.stderr
+
+
+def test_suites_not_built_yet_say_so(tmp_path):
+    run = subprocess.run(BENCH + ["suite=asr", f"hydra.run.dir={tmp_path}"],
+                         capture_output=True, text=True)
+    assert run.returncode != 0 and "not built yet" in run.stderr
+
+
+def test_bound_counts_operations():
+    length, d, h = 100, 64, 4
+    plain = attention_flops(length, d, h, Role.PLAIN)
+    assert plain == 8 * length * d * d + 4 * length * length * d + 5 * h * length * length
+    follower = attention_flops(length, d, h, Role.FOLLOWER)
+    assert follower == 4 * length * d * d + 2 * length * length * d
+    assert attention_bound(length, d, h, 4) == pytest.approx(4 * plain / (plain + 3 * follower))
+    assert attention_bound(length, d, h, 1) == 1.0
