@@ -98,7 +98,9 @@ def materialised_attention(q: Tensor, k: Tensor, v: Tensor, bias: Tensor | None,
     q, k, v: (B, H, L, dk); bias: additive float (B, H, L, L), a boolean key mask
     (B, 1, 1, L) with True = attend, or None. Returns (context (B, H, L, dk), probs
     (B, H, L, L)). With `out_map` (a contiguous (B, H, L, L) buffer; inference only) the map
-    is written there block by block instead of into fresh, page-faulting allocations.
+    is written there instead of into a fresh, page-faulting allocation; on CPU block by block
+    (per head, `rows` query rows at a time) so each block stays in cache from the score
+    product through the softmax to P·V.
     """
     if out_map is None:
         scores = torch.matmul(q, k.transpose(-1, -2)).mul_(scale)
@@ -107,7 +109,7 @@ def materialised_attention(q: Tensor, k: Tensor, v: Tensor, bias: Tensor | None,
         return torch.matmul(probs, v), probs
     b, h, length, dk = q.shape
     q = q * scale
-    if b * h * length * length <= _BLOCK_ELEMENTS:
+    if b * h * length * length <= _BLOCK_ELEMENTS or q.device.type != "cpu":
         torch.matmul(q, k.transpose(-1, -2), out=out_map)
         torch.softmax(_add_bias(out_map, bias, inplace=True), dim=-1, out=out_map)
         return torch.matmul(out_map, v), out_map

@@ -39,9 +39,8 @@ class SVDFactors:
             gram = (a.T @ a).double()
             eigvals, eigvecs = torch.linalg.eigh(gram)  # ascending
             rotation = eigvecs.flip(-1).to(a.dtype).contiguous()
-            b = a @ rotation
             bias = torch.zeros(a.shape[0]) if bias is None else bias.detach().float()
-            return cls(rotation, b[:, :window].contiguous(), b[:, window:].contiguous(),
+            return cls(rotation, a @ rotation[:, :window], a @ rotation[:, window:],
                        bias.contiguous())
 
     def state_dict(self) -> dict[str, Tensor]:
@@ -55,12 +54,15 @@ class SVDSoftmax(nn.Module):
     Args:
         linear: the trained output layer (V, D) (its parameters stay shared, e.g. tied).
         window: W, preview width (default D/8). candidates: N (default V/16).
+        max_rows: calls with more rows than this use the full layer: the candidates of many
+            independent rows cover most of the vocabulary, and gathering them costs more
+            than the full product (measured by `bench suite=layers`). None: never.
     The factors are computed lazily at the first inference call and dropped by `.train()`;
     call `refresh()` after changing the weights by hand.
     """
 
     def __init__(self, linear: nn.Linear, window: int | None = None,
-                 candidates: int | None = None) -> None:
+                 candidates: int | None = None, max_rows: int | None = 16) -> None:
         super().__init__()
         vocab, dim = linear.weight.shape
         self.linear = linear
@@ -70,6 +72,7 @@ class SVDSoftmax(nn.Module):
             raise ValueError(f"SVD-softmax window W={self.window} must be in 1..D={dim}")
         if not 1 <= self.candidates <= vocab:
             raise ValueError(f"SVD-softmax candidates N={self.candidates} must be in 1..V={vocab}")
+        self.max_rows = max_rows
         self._factors: SVDFactors | None = None
 
     @property
@@ -96,6 +99,10 @@ class SVDSoftmax(nn.Module):
 
     def topk(self, h: Tensor, k: int) -> tuple[Tensor, Tensor]:
         """Beam-search fast path: the k best (log-probabilities, word ids), each (..., k)."""
+        if self._full_layer_is_cheaper(h):
+            logits = self._full_logits(h)
+            values, ids = logits.topk(k, dim=-1)
+            return values - logits.logsumexp(dim=-1, keepdim=True), ids
         logits, exact, candidates = self._mixed_logits(h)
         values, picked = exact.topk(min(k, exact.shape[-1]), dim=-1)
         normaliser = logits.logsumexp(dim=-1, keepdim=True)
@@ -103,16 +110,40 @@ class SVDSoftmax(nn.Module):
 
     def logits(self, h: Tensor) -> Tensor:
         """(..., D) -> (..., V): exact logits for each row's N candidates, previews elsewhere."""
+        if self._full_layer_is_cheaper(h):
+            return self._full_logits(h)
         return self._mixed_logits(h)[0]
+
+    def _full_layer_is_cheaper(self, h: Tensor) -> bool:
+        return self.max_rows is not None and h[..., 0].numel() > self.max_rows
+
+    def _full_logits(self, h: Tensor) -> Tensor:
+        """Exact logits (..., V); (A·hᵀ + b)ᵀ is the faster layout for MKL on CPU."""
+        rows, bias = h.reshape(-1, h.shape[-1]), self.linear.bias
+        logits = self.linear.weight @ rows.T
+        if bias is not None:
+            logits += bias[:, None]
+        return logits.T.contiguous().reshape(*h.shape[:-1], -1)
+
+    def union_size(self, h: Tensor) -> int:
+        """How many distinct words are candidates of at least one row of h (..., D)."""
+        _, preview, candidates = self._preview(h)
+        return int(torch.zeros(preview.shape[-1], dtype=torch.bool, device=h.device)
+                   .index_fill_(0, candidates.reshape(-1), True).sum())
+
+    def _preview(self, h: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Rotated rows h̃ (R, D), preview logits (R, V) and each row's candidates (R, N)."""
+        f = self.factors
+        rows = h.reshape(-1, h.shape[-1]).to(f.rotation.dtype) @ f.rotation
+        # (head·h̃ᵀ)ᵀ: MKL runs this layout faster than h̃·headᵀ for a few rows.
+        preview = torch.addmm(f.bias[:, None], f.head, rows[:, : self.window].T).T.contiguous()
+        return rows, preview, preview.topk(self.candidates, dim=-1, sorted=False).indices
 
     def _mixed_logits(self, h: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """Mixed logits (R, V), the candidates' exact logits (R, N) and their ids (R, N)."""
         shape = h.shape[:-1]
-        f = self.factors
-        rows = h.reshape(-1, h.shape[-1]).to(f.rotation.dtype) @ f.rotation
-        head, tail = rows[:, : self.window], rows[:, self.window:]
-        preview = torch.addmm(f.bias, head, f.head.T)
-        candidates = preview.topk(self.candidates, dim=-1, sorted=False).indices
+        rows, preview, candidates = self._preview(h)
+        tail = rows[:, self.window:]
         exact = preview.gather(-1, candidates)
         if tail.shape[-1]:
             exact += self._union_tail_logits(tail, candidates, preview.shape[-1])
@@ -123,7 +154,7 @@ class SVDSoftmax(nn.Module):
     def _union_tail_logits(self, tail: Tensor, candidates: Tensor, vocab: int) -> Tensor:
         """B[i, W:]·h̃[W:] for each row's candidates i, via one product over their union."""
         in_union = torch.zeros(vocab, dtype=torch.bool, device=tail.device)
-        in_union[candidates.reshape(-1)] = True
+        in_union.index_fill_(0, candidates.reshape(-1), True)
         union = in_union.nonzero().squeeze(1)
         position = torch.cumsum(in_union, 0) - 1
         weights = self.factors.tail

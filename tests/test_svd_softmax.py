@@ -60,6 +60,17 @@ def test_topk_fast_path_matches_the_log_probabilities(layer):
     assert torch.equal(ids, reference.indices)
 
 
+def test_more_rows_than_max_rows_use_the_exact_full_layer(layer):
+    svd = SVDSoftmax(layer, max_rows=2).eval()
+    h = hidden_states(3, D, seed=9)
+    with torch.no_grad():
+        torch.testing.assert_close(svd(h), F.log_softmax(layer(h), -1), atol=1e-5, rtol=0)
+        values, ids = svd.topk(h, 5)
+        reference = F.log_softmax(layer(h), -1).topk(5)
+    torch.testing.assert_close(values, reference.values, atol=1e-5, rtol=0)
+    assert torch.equal(ids, reference.indices)
+
+
 def test_training_mode_uses_the_full_layer_with_its_gradients(layer):
     svd = SVDSoftmax(layer).train()
     h = hidden_states(3, D, seed=8).requires_grad_()

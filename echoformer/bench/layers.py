@@ -6,6 +6,9 @@ followers. `bound` is the speed-up the operation count allows (`attention_flops`
 
 Output layer: `log_softmax` of the full layer against SVD-softmax with W = D/8, N = V/16
 (configurable), on synthetic weights with a decaying singular spectrum (`synthetic_output_layer`).
+Both are memory-bound on CPU at a few rows, so `bytes_bound` is the speed-up allowed by the
+weight bytes each reads: V·(D+1) for the full layer; D² + V·(W+1) + U·(D-W) for SVD-softmax,
+where U is the number of distinct candidates over all rows (`union_fraction` = U/V).
 """
 
 from __future__ import annotations
@@ -128,16 +131,23 @@ def output_layer_records(vocabs: Iterable[int], dims: Iterable[int], rows_list: 
         svd = SVDSoftmax(layer, window, candidates).eval()
         svd.refresh()
         full = full_log_probs(layer)
-        top1, top5 = agreement(full, svd, hidden_states(agreement_rows, dim, 1).to(device))
+        top1, top5 = agreement(full, svd, hidden_states(agreement_rows, dim, 1).to(device),
+                               chunk=svd.max_rows or 32)
         for rows in rows_list:
             h = hidden_states(rows, dim, 2).to(device)
             ms = compare({"full": lambda: full(h), "linear": lambda: F.log_softmax(layer(h), -1),
                           "svd": lambda: svd(h)}, device, warmup, repeats)
             full_ms = min(ms["full"], ms["linear"])  # the faster full layer is the baseline
+            path = "full" if svd.max_rows is not None and rows > svd.max_rows else "svd"
+            union = svd.union_size(h) if path == "svd" else vocab
+            full_bytes = 4 * vocab * (dim + 1)
+            svd_bytes = full_bytes if path == "full" else 4 * (
+                dim * dim + vocab * (window + 1) + union * (dim - window))
             records.append({
                 "V": vocab, "D": dim, "rows": rows, "W": window, "N": candidates,
                 "full_ms": full_ms, "full_addmm_ms": ms["full"], "full_linear_ms": ms["linear"],
                 "svd_ms": ms["svd"], "speedup": full_ms / ms["svd"], "top1_agreement": top1,
-                "top5_agreement": top5})
+                "top5_agreement": top5, "path": path, "union_fraction": union / vocab,
+                "bytes_bound": full_bytes / svd_bytes})
         del layer, svd
     return records

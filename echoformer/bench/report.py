@@ -30,8 +30,9 @@ ATTENTION_COLUMNS = [("L", "L", "d"), ("group", "group", "d"),
                      ("speedup", "speed-up", ".2f"), ("bound", "bound", ".2f"),
                      ("of_bound", "of bound", ".0%")]
 OUTPUT_COLUMNS = [("V", "V", "d"), ("D", "D", "d"), ("rows", "rows", "d"), ("W", "W", "d"),
-                  ("N", "N", "d"), ("full_ms", "full ms", ".2f"), ("svd_ms", "SVD ms", ".2f"),
-                  ("speedup", "speed-up", ".2f"), ("top1_agreement", "top-1", ".4f"),
+                  ("N", "N", "d"), ("path", "path", "s"), ("full_ms", "full ms", ".2f"), ("svd_ms", "SVD ms", ".2f"),
+                  ("speedup", "speed-up", ".2f"), ("union_fraction", "U/V", ".3f"),
+                  ("bytes_bound", "bytes bound", ".2f"), ("top1_agreement", "top-1", ".4f"),
                   ("top5_agreement", "top-5", ".4f")]
 
 
@@ -72,7 +73,10 @@ def layers_markdown(results: dict) -> str:
             "Full = the faster of `log_softmax(F.linear(h, A, b))` and `log_softmax((A·hᵀ+b)ᵀ)`. "
             f"Synthetic weights: {o['weights']}. Hidden states: {o['states']}. Agreement on "
             f"{o['agreement_rows']} states: top-1 = same best word, top-5 = mean overlap of the "
-            "five best.",
+            "five best. U/V: distinct candidates over all rows per vocabulary word; bytes bound: "
+            "the speed-up allowed by the weight bytes each method reads (V·(D+1) vs "
+            "D² + V·(W+1) + U·(D−W)). path `full`: more rows than `max_rows`, where SVD-softmax "
+            "computes the full layer because the candidates' union covers most words.",
             "",
             markdown_table(results["output_layer"], OUTPUT_COLUMNS),
             "",

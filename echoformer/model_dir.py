@@ -1,0 +1,153 @@
+"""Self-contained, relocatable model directories and the registry of model classes.
+
+    model.yaml          format version, model type, architecture, task info, weights checksum
+    weights.pt          the (averaged) state dict, loaded with torch.load(weights_only=True)
+    spm.model           the sentencepiece model
+    train_config.yaml   the resolved training config (provenance; not read back)
+    svd_factors.pt      SVD-softmax factors, written on first use (see echoformer.svd_cache)
+
+Every path inside is relative, so the folder can be moved or copied. The model class comes
+from this project's registry by name; a class path read from a directory is never imported.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from torch import nn
+
+from echoformer.tokenizer import Tokenizer
+
+FORMAT_VERSION = 1
+META_FILE, WEIGHTS_FILE, TOKENIZER_FILE = "model.yaml", "weights.pt", "spm.model"
+RUN_CONFIG_FILE = "train_config.yaml"
+
+_REGISTRY: dict[str, type[nn.Module]] = {}
+
+
+class ModelDirError(ValueError):
+    """A model directory that cannot be used as it is."""
+
+
+def register_model(name: str) -> Callable[[type[nn.Module]], type[nn.Module]]:
+    """Class decorator: `name` in model.yaml builds this class via `cls.from_config(dict)`;
+    the class gives its own config with `config_dict()`."""
+
+    def register(cls: type[nn.Module]) -> type[nn.Module]:
+        assert name not in _REGISTRY or _REGISTRY[name] is cls, f"{name} registered twice"
+        _REGISTRY[name] = cls
+        cls.model_type = name
+        return cls
+
+    return register
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass
+class LoadedModel:
+    """A model (eval mode, on its device), its tokenizer, model.yaml's contents and its folder."""
+
+    model: nn.Module
+    tokenizer: Tokenizer
+    meta: dict[str, Any]
+    path: Path
+
+    @property
+    def task(self) -> dict[str, Any]:
+        return self.meta.get("task", {})
+
+
+def save_model_dir(directory: Path, model: nn.Module, state_dict: dict[str, torch.Tensor],
+                   tokenizer_model: Path, task: dict[str, Any] | None = None,
+                   run_config: dict[str, Any] | None = None) -> Path:
+    """Write a model directory for `model` (a registered class) with weights `state_dict`.
+
+    task: task-specific facts (languages, decoding defaults, training summary), stored as is.
+    The folder is assembled next to `directory` and renamed into place, replacing an old one.
+    """
+    directory = Path(directory)
+    model_type = getattr(type(model), "model_type", None)
+    assert model_type in _REGISTRY, f"{type(model).__name__} is not a registered model class"
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+    try:
+        torch.save(state_dict, staging / WEIGHTS_FILE)
+        shutil.copyfile(tokenizer_model, staging / TOKENIZER_FILE)
+        if run_config is not None:
+            _write_yaml(staging / RUN_CONFIG_FILE, run_config)
+        _write_yaml(staging / META_FILE, {
+            "format_version": FORMAT_VERSION, "model_type": model_type,
+            "architecture": model.config_dict(), "task": task or {},
+            "weights_sha256": file_sha256(staging / WEIGHTS_FILE)})
+        for path in staging.iterdir():
+            with open(path, "rb") as stream:
+                os.fsync(stream.fileno())
+        old = directory.with_name(f".{directory.name}.old")
+        if directory.exists():
+            shutil.rmtree(old, ignore_errors=True)
+            directory.rename(old)
+        staging.rename(directory)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return directory
+
+
+def read_meta(directory: Path) -> dict[str, Any]:
+    """model.yaml of `directory`, checked for presence and format version."""
+    directory = Path(directory)
+    meta_path = directory / META_FILE
+    if not meta_path.is_file():
+        raise ModelDirError(f"{directory} is not a model directory (no {META_FILE}); pass the "
+                            "folder a training run wrote, e.g. exp/nmt/en-de/tiny-none/model")
+    meta = yaml.safe_load(meta_path.read_text(encoding="utf-8")) or {}
+    version = meta.get("format_version")
+    if version != FORMAT_VERSION:
+        raise ModelDirError(
+            f"{meta_path} has format_version {version!r}, but this echoformer reads format "
+            f"{FORMAT_VERSION}; use the echoformer version that wrote it, or export the "
+            "model again from its training run")
+    return meta
+
+
+def load_model_dir(directory: Path, device: str | torch.device = "cpu") -> LoadedModel:
+    """Build the registered model class, load its weights (weights_only), and its tokenizer."""
+    directory = Path(directory)
+    meta = read_meta(directory)
+    model_type = meta.get("model_type")
+    if model_type not in _REGISTRY:
+        raise ModelDirError(
+            f"{directory / META_FILE}: model_type {model_type!r} is unknown here (known: "
+            f"{', '.join(sorted(_REGISTRY)) or 'none'}); load it with its task's command "
+            "(nmt-translate, asr-transcribe)")
+    weights = directory / WEIGHTS_FILE
+    if not weights.is_file():
+        raise ModelDirError(f"{weights} is missing; the model directory is incomplete")
+    if file_sha256(weights) != meta.get("weights_sha256"):
+        raise ModelDirError(f"{weights} does not match the checksum in {META_FILE}: the file "
+                            "is damaged or was replaced; export the model again")
+    model = _REGISTRY[model_type].from_config(meta["architecture"])
+    state = torch.load(weights, map_location="cpu", weights_only=True)
+    model.load_state_dict(state)
+    tokenizer = Tokenizer(directory / TOKENIZER_FILE)
+    return LoadedModel(model.to(device).eval(), tokenizer, meta, directory)
+
+
+def _write_yaml(path: Path, data: dict[str, Any]) -> None:
+    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")

@@ -1,0 +1,85 @@
+"""A decoder's output layer whose inference softmax is full or SVD-softmax, chosen at run time.
+
+Training always uses the full layer (`logits`); at inference `log_probs` / `topk` use the kind
+set by `use_softmax`. The SVD factors can be installed from a cache (see `install_factors`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from echoformer.svd_softmax import SVDFactors, SVDSoftmax
+
+SOFTMAX_KINDS = ("full", "svd")
+
+
+@dataclass
+class SoftmaxConfig:
+    """Inference softmax of an output layer (config group `softmax`).
+
+    kind: full | svd. window: W (None = D/8). candidates: N (None = V/16).
+    """
+
+    kind: str = "full"
+    window: int | None = None
+    candidates: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in SOFTMAX_KINDS:
+            raise ValueError(f"softmax kind {self.kind!r} is not one of {SOFTMAX_KINDS}: "
+                             "use full or svd")
+
+
+class OutputLayer(nn.Module):
+    """Hidden states (..., D) -> log-probabilities over V (full or SVD-softmax at inference).
+
+    linear: the (V, D) projection, possibly tied to an embedding.
+    """
+
+    def __init__(self, linear: nn.Linear, softmax: SoftmaxConfig | None = None) -> None:
+        super().__init__()
+        self.linear = linear
+        self.softmax = SoftmaxConfig()
+        self.svd: SVDSoftmax | None = None
+        self.use_softmax(softmax or SoftmaxConfig())
+
+    def use_softmax(self, softmax: SoftmaxConfig) -> None:
+        """Switch the inference softmax (e.g. `--softmax svd --svd-window 32`)."""
+        softmax = SoftmaxConfig(softmax.kind, softmax.window, softmax.candidates)
+        self.softmax = softmax
+        self.svd = None
+        if softmax.kind == "svd":
+            svd = SVDSoftmax(self.linear, softmax.window, softmax.candidates)
+            # not a registered submodule: it holds no parameters of its own (only `linear`'s)
+            object.__setattr__(self, "svd", svd)
+
+    def install_factors(self, factors: SVDFactors) -> None:
+        """Use precomputed SVD factors (e.g. loaded from a cache) instead of factoring again."""
+        assert self.svd is not None, "install_factors needs softmax kind svd"
+        self.svd.refresh(factors)
+
+    def train(self, mode: bool = True) -> OutputLayer:
+        if mode and self.svd is not None:
+            self.svd.train(True)  # drops the factors: the weights are about to change
+        return super().train(mode)
+
+    def logits(self, h: Tensor) -> Tensor:
+        """(..., D) -> full logits (..., V) (training, scoring)."""
+        return self.linear(h)
+
+    def log_probs(self, h: Tensor) -> Tensor:
+        """(..., D) -> log-probabilities (..., V); SVD-softmax in eval mode when chosen."""
+        if self.svd is None or self.training:
+            return F.log_softmax(self.linear(h).float(), dim=-1)
+        self.svd.eval()
+        return self.svd(h)
+
+    def topk(self, h: Tensor, k: int) -> tuple[Tensor, Tensor]:
+        """(..., D) -> the k best (log-probabilities, ids), each (..., k)."""
+        if self.svd is None or self.training:
+            return self.log_probs(h).topk(k, dim=-1)
+        self.svd.eval()
+        return self.svd.topk(h, k)

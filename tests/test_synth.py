@@ -1,0 +1,176 @@
+"""asr.data.synth: the synthetic English speech corpus (espeak-ng + flite)."""
+
+import json
+import os
+import shutil
+from collections import defaultdict
+
+import pytest
+import soundfile as sf
+
+from asr.data.manifest import read_manifest
+from asr.data.synth import (
+    SIZES,
+    SPLITS,
+    plain_sentence_transcript,
+    plan_corpus,
+    select_sentences,
+    synthesize_corpus,
+)
+from asr.data.synth_voices import SynthEngineMissing, is_held_out
+
+SENTENCES = select_sentences(
+    [
+        "The cat sat on the warm mat.",
+        "Where did you put my keys?",
+        "She plays the piano every day.",
+        "We walked home after the rain.",
+        "It's colder than it was yesterday.",
+        "Please close the door behind you.",
+        "The children laughed at the clown.",
+        "He never drinks coffee at night.",
+        "Our train leaves in the morning.",
+        "They painted the fence bright green.",
+        "Nobody knew the answer to that.",
+        "The garden looks lovely in spring.",
+        "I'd like a glass of water, please.",
+        "The dog barked at the postman.",
+        "My brother lives near the sea.",
+        "That was the best meal of my life!",
+    ]
+)
+engines_installed = shutil.which("espeak-ng") is not None and shutil.which("flite") is not None
+needs_engines = pytest.mark.skipif(
+    not engines_installed, reason="espeak-ng/flite not installed (apt-get install espeak-ng flite)"
+)
+
+
+def test_plain_sentences_are_kept_and_normalised():
+    assert (
+        plain_sentence_transcript("It's colder than it was, I think.")
+        == "it's colder than it was i think"
+    )
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Too short here.",
+        "He paid 20 dollars for it.",
+        "The USA is a big country.",
+        "Ask sb. to do sth. now.",
+        "He left. She stayed behind then.",
+        "no capital letter at the start.",
+        "No final punctuation in this one",
+        "Mr. Smith went to the city.",
+        "Le café était très bon hier.",
+    ],
+)
+def test_sentences_that_engines_would_not_read_as_written_are_dropped(sentence):
+    assert plain_sentence_transcript(sentence) is None
+
+
+def test_the_plan_keeps_splits_disjoint_by_sentence_and_held_out_voices_out_of_training():
+    plan = plan_corpus(SENTENCES, SIZES["tiny"], seed=3)
+    sentences_of = defaultdict(set)
+    for utt in plan:
+        sentences_of[utt.split].add(utt.transcript)
+        assert is_held_out(utt.rendition.voice) == (utt.split == "test_unseen_voice")
+    assert {split: len(s) for split, s in sentences_of.items()} == {
+        "train": 8,
+        "dev": 2,
+        "test": 2,
+        "test_unseen_voice": 2,
+    }
+    for i, a in enumerate(SPLITS):
+        for b in SPLITS[i + 1 :]:
+            assert not sentences_of[a] & sentences_of[b], (a, b)
+
+
+def test_the_plan_is_a_function_of_the_seed():
+    assert plan_corpus(SENTENCES, SIZES["tiny"], seed=7) == plan_corpus(
+        SENTENCES, SIZES["tiny"], seed=7
+    )
+    assert plan_corpus(SENTENCES, SIZES["tiny"], seed=7) != plan_corpus(
+        SENTENCES, SIZES["tiny"], seed=8
+    )
+
+
+def test_too_few_sentences_for_the_size_is_a_clear_error():
+    with pytest.raises(ValueError, match="needs 14 distinct sentences, only 3"):
+        plan_corpus(SENTENCES[:3], SIZES["tiny"])
+
+
+def test_missing_engines_say_how_to_install_them(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(
+        SynthEngineMissing, match="espeak-ng and flite not found.*apt-get install espeak-ng flite"
+    ):
+        synthesize_corpus(tmp_path / "out", "tiny", sentences=SENTENCES)
+
+
+@pytest.fixture(scope="module")
+def tiny_corpus(tmp_path_factory):
+    out = tmp_path_factory.mktemp("synth_tiny")
+    info = synthesize_corpus(out, "tiny", seed=0, jobs=2, sentences=SENTENCES, progress=False)
+    return out, info
+
+
+@needs_engines
+def test_tiny_corpus_has_one_manifest_per_split_with_16k_mono_audio(tiny_corpus):
+    out, info = tiny_corpus
+    assert info["failures"] == []
+    assert info["utterances"] == {"train": 16, "dev": 2, "test": 2, "test_unseen_voice": 2}
+    for split in SPLITS:
+        for utt in read_manifest(out / f"{split}.jsonl"):
+            header = sf.info(str(utt.audio))
+            assert (header.samplerate, header.channels) == (16_000, 1)
+            assert header.duration == pytest.approx(utt.duration, abs=1e-3) and utt.duration > 0.3
+            assert utt.text in {transcript for _, transcript in SENTENCES}
+    assert json.loads((out / "synth_info.json").read_text())["utterances"] == info["utterances"]
+
+
+@needs_engines
+def test_tiny_corpus_splits_share_no_sentence_and_training_has_no_held_out_voice(tiny_corpus):
+    out, _ = tiny_corpus
+    manifests = {split: read_manifest(out / f"{split}.jsonl") for split in SPLITS}
+    texts = {split: {u.text for u in utts} for split, utts in manifests.items()}
+    assert sum(len(t) for t in texts.values()) == len(set().union(*texts.values()))
+    assert not any(
+        is_held_out(u.speaker) for split in ("train", "dev", "test") for u in manifests[split]
+    )
+    assert all(is_held_out(u.speaker) for u in manifests["test_unseen_voice"])
+    assert {u.speaker.split("-")[0] for u in manifests["train"]} == {"espeak", "flite"}
+
+
+@needs_engines
+def test_a_failing_utterance_is_reported_and_skipped(tmp_path, monkeypatch):
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    (fake_bin / "flite").write_text("#!/bin/sh\necho 'flite: broken on purpose' >&2\nexit 3\n")
+    (fake_bin / "flite").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake_bin}:{os.environ['PATH']}")
+    info = synthesize_corpus(
+        tmp_path / "out", "tiny", seed=0, jobs=2, sentences=SENTENCES, progress=False
+    )
+    planned_flite = sum(
+        u.rendition.engine == "flite" for u in plan_corpus(SENTENCES, SIZES["tiny"], seed=0)
+    )
+    assert planned_flite > 0 and len(info["failures"]) == planned_flite
+    assert "broken on purpose" in info["failures"][0]
+    assert sum(info["utterances"].values()) == 22 - planned_flite
+
+
+@pytest.mark.skipif(
+    not os.path.isfile("/usr/share/trans/de-en"),
+    reason="Ding dictionary not installed (apt-get install trans-de-en)",
+)
+def test_the_ding_dictionary_gives_enough_plain_sentences_for_the_full_size():
+    from asr.data.synth import ding_sentences
+
+    sentences = ding_sentences()
+    full = SIZES["full"]
+    assert len(sentences) >= sum(full.sentences(split) for split in SPLITS)
+    assert all(
+        plain_sentence_transcript(spoken) == transcript for spoken, transcript in sentences[:100]
+    )
