@@ -1,13 +1,20 @@
-"""Text normalisation shared by both tasks: parallel text, and English as the ASR emits it."""
+"""Text normalisation shared by both tasks.
+
+`normalize_text`: Unicode NFC and tidy whitespace, for any text.
+
+`normalize_transcript`: English in the form the ASR emits: lower-case letters a-z,
+apostrophes inside words, single spaces. Numbers and spoken symbols (`3`, `%`, `&`, `$`, `@`,
+`+`, `=`, `#`, `/`...) and non-Latin letters are NOT spelled out: it returns None and the caller
+drops the sentence (the synthetic corpus) or keeps no ASR-form copy (the NMT corpus).
+Silent punctuation (`. , ; : ! ? " ( )` and dashes) becomes a space or disappears, accents are
+stripped (`café` -> `cafe`), hyphenated words split (`well-known` -> `well known`), and
+apostrophes at word edges are dropped (quotes; `students'` -> `students`).
+"""
 
 from __future__ import annotations
 
 import re
 import unicodedata
-
-_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'"})
-_NOT_LETTER_OR_APOSTROPHE = re.compile(r"[^\w']|[\d_]")
-_LOOSE_APOSTROPHE = re.compile(r"(?<!\w)'|'(?!\w)")
 
 
 def normalize_text(text: str) -> str:
@@ -15,12 +22,26 @@ def normalize_text(text: str) -> str:
     return " ".join(unicodedata.normalize("NFC", text).split())
 
 
-def asr_style_english(text: str) -> str:
-    """English the way the ASR writes it: lower case, letters and apostrophes, single spaces.
+ALPHABET = "abcdefghijklmnopqrstuvwxyz'"
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'", "\u00b4": "'"})
+_SILENT = re.compile(r"[.,;:!?\"()\[\]{}\u201c\u201d\u00ab\u00bb\u2026\-\u2010-\u2015_*]")
+_SPOKEN_OR_UNKNOWN = re.compile(r"[^a-z' ]")
+_EDGE_APOSTROPHES = re.compile(r"(?<![a-z])'+|'+(?![a-z])")
 
-    ``"Don’t e-mail me, Tom!"`` → ``"don't e mail me tom"``. Digits are dropped like any other
-    non-letter, so callers wanting faithful copies should skip text with digits.
-    """
-    text = normalize_text(text).lower().translate(_APOSTROPHES)
-    text = _NOT_LETTER_OR_APOSTROPHE.sub(" ", text)
-    return " ".join(_LOOSE_APOSTROPHE.sub(" ", text).split())
+
+def normalize_transcript(text: str) -> str | None:
+    """`"Don't panic -- it's 'fine'!"` -> `"don't panic it's fine"`; None when the text holds
+    digits, spoken symbols or non-Latin letters (see module doc); `""` for silent-only text."""
+    text = unicodedata.normalize("NFKD", text.translate(_APOSTROPHES))
+    text = "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
+    text = _SILENT.sub(" ", text)
+    text = " ".join(text.split())
+    if _SPOKEN_OR_UNKNOWN.search(text):
+        return None
+    text = _EDGE_APOSTROPHES.sub(" ", text)
+    return " ".join(text.split())
+
+
+def is_normalized(text: str) -> bool:
+    """True when `text` is already in ASR form (what `normalize_transcript` returns)."""
+    return normalize_transcript(text) == text

@@ -7,7 +7,8 @@ import pytest
 
 from nmt.data.corpus import LengthFilter, clean_pairs, split_by_english, with_asr_copies
 from nmt.data.local import read_parallel
-from echoformer.text_norm import asr_style_english, normalize_text
+from echoformer.data.split import english_split_key
+from echoformer.text_norm import normalize_text, normalize_transcript
 from nmt.data.prepare import main, prepare_ding, prepare_local
 from echoformer.data.split import split_of
 
@@ -43,9 +44,9 @@ def test_normalize_text_composes_unicode_and_tidies_spaces():
     assert normalize_text(" Mu\u0308ller\u00a0 kam.\t") == "Müller kam."
 
 
-def test_asr_style_english_is_lower_case_letters_and_apostrophes():
-    assert asr_style_english("Don’t e-mail me, Tom!") == "don't e mail me tom"
-    assert asr_style_english("'Quoted' words.") == "quoted words"
+def test_asr_form_english_is_lower_case_letters_and_apostrophes():
+    assert normalize_transcript("Don’t e-mail me, Tom!") == "don't e mail me tom"
+    assert normalize_transcript("'Quoted' words.") == "quoted words"
 
 
 def test_clean_pairs_drops_duplicates_empty_and_badly_proportioned_pairs():
@@ -87,7 +88,7 @@ def test_asr_copies_follow_their_pair_and_skip_unspeakable_english():
 
 
 def test_ding_corpus_has_no_english_sentence_in_two_splits(ding_corpus):
-    keys = {split: {asr_style_english(line) for line in read_split(ding_corpus, split, "en")}
+    keys = {split: {english_split_key(line) for line in read_split(ding_corpus, split, "en")}
             for split in ("train", "valid", "test")}
     assert not keys["train"] & keys["valid"] and not keys["train"] & keys["test"]
     assert not keys["valid"] & keys["test"]
@@ -108,7 +109,7 @@ def test_asr_style_copies_are_only_in_train(ding_corpus):
     for split in ("valid", "test"):
         assert all(line[0].isupper() for line in read_split(ding_corpus, split, "en"))
     train = read_split(ding_corpus, "train", "en")
-    copies = [line for line in train if line == asr_style_english(line)]
+    copies = [line for line in train if line == normalize_transcript(line)]
     assert len(copies) == len(train) // 2
 
 

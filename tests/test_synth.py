@@ -97,8 +97,16 @@ def test_the_plan_is_a_function_of_the_seed():
 
 
 def test_too_few_sentences_for_the_size_is_a_clear_error():
-    with pytest.raises(ValueError, match="needs 14 distinct sentences, only 3"):
+    with pytest.raises(ValueError, match="split train needs 8 distinct sentences, only 3"):
         plan_corpus(SENTENCES[:3], SIZES["tiny"])
+
+
+def test_each_split_draws_from_its_family_of_the_shared_split():
+    family = {t: "train" if i < 8 else "valid" if i < 10 else "test"
+              for i, (_, t) in enumerate(SENTENCES)}
+    plan = plan_corpus(SENTENCES, SIZES["tiny"], seed=1, family_of=family.__getitem__)
+    expected = {"train": "train", "dev": "valid", "test": "test", "test_unseen_voice": "test"}
+    assert all(family[u.transcript] == expected[u.split] for u in plan)
 
 
 def test_missing_engines_say_how_to_install_them(monkeypatch, tmp_path):

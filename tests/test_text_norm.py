@@ -2,7 +2,7 @@
 
 import pytest
 
-from asr.data.text_norm import is_normalized, normalize_transcript
+from echoformer.text_norm import is_normalized, normalize_transcript
 
 
 @pytest.mark.parametrize(

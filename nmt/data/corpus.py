@@ -10,8 +10,8 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from echoformer.text_norm import asr_style_english, normalize_text
-from echoformer.data.split import SPLITS, split_of
+from echoformer.data.split import SPLITS, english_split_key, split_of
+from echoformer.text_norm import normalize_text, normalize_transcript
 
 Pair = tuple[str, str]
 
@@ -70,7 +70,7 @@ def split_by_english(
     """
     splits: dict[str, list[Pair]] = {split: [] for split in SPLITS}
     for english, other in pairs:
-        key = asr_style_english(english) or english
+        key = english_split_key(english)
         splits[split_of(key, seed, valid_fraction, test_fraction)].append((english, other))
     return splits
 
@@ -83,7 +83,7 @@ def asr_style_copy(english: str) -> str | None:
     """
     if _UNSPOKEN.search(english):
         return None
-    copy = asr_style_english(english)
+    copy = normalize_transcript(english)
     return copy if copy and copy != english else None
 
 

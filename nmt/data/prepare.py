@@ -26,7 +26,9 @@ from echoformer.data.gettext_pairs import find_german_catalogues, read_gettext_p
 from echoformer.tokenizer import train_sentencepiece
 from nmt.data.corpus import LengthFilter, Pair, clean_pairs, split_by_english, with_asr_copies
 from nmt.data.local import read_parallel
-from echoformer.text_norm import asr_style_english, normalize_text
+from echoformer.data.split import (DING_SPLIT_SEED, DING_TEST_FRACTION, DING_VALID_FRACTION,
+                                   english_split_key)
+from echoformer.text_norm import normalize_text
 from echoformer.data.split import SPLITS
 
 STATS_FILE = "stats.json"
@@ -45,7 +47,7 @@ def write_corpus(out_dir: Path, splits: dict[str, list[Pair]], langs: tuple[str,
 def english_overlap(splits: dict[str, list[Pair]], english_side: int) -> dict[str, int]:
     """Per held-out split, how many of its distinct ASR-style English sentences train also has."""
     def keys(split: str) -> set[str]:
-        return {asr_style_english(pair[english_side]) for pair in splits[split]}
+        return {english_split_key(pair[english_side]) for pair in splits[split]}
     train = keys("train")
     return {split: len(keys(split) & train) for split in SPLITS if split != "train"}
 
@@ -66,9 +68,9 @@ def prepare_ding(
     ding_path: Path = DING_PATH,
     use_gettext: bool = True,
     length_filter: LengthFilter = LengthFilter(),
-    seed: int = 1234,
-    valid_fraction: float = 0.06,
-    test_fraction: float = 0.06,
+    seed: int = DING_SPLIT_SEED,
+    valid_fraction: float = DING_VALID_FRACTION,
+    test_fraction: float = DING_TEST_FRACTION,
     min_eval_pairs: int = 1000,
     asr_copies: bool = True,
     progress: bool = False,
@@ -190,9 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
                                "(apt-get install trans-de-en) and installed gettext catalogues")
     ding.add_argument("--ding-path", type=Path, default=DING_PATH, help="default %(default)s")
     ding.add_argument("--no-gettext", action="store_true", help="leave out gettext pairs")
-    ding.add_argument("--seed", type=int, default=1234, help="split hash seed (default %(default)s)")
-    ding.add_argument("--valid-fraction", type=float, default=0.06, help="default %(default)s")
-    ding.add_argument("--test-fraction", type=float, default=0.06, help="default %(default)s")
+    ding.add_argument("--seed", type=int, default=DING_SPLIT_SEED, help="split hash seed (default %(default)s)")
+    ding.add_argument("--valid-fraction", type=float, default=DING_VALID_FRACTION, help="default %(default)s")
+    ding.add_argument("--test-fraction", type=float, default=DING_TEST_FRACTION, help="default %(default)s")
     ding.add_argument("--min-eval-pairs", type=int, default=1000,
                       help="fail when valid or test has fewer pairs (default %(default)s)")
     _length_filter_options(ding)

@@ -1,0 +1,1 @@
+"""Speech data: manifests, transcript normalisation, corpus preparation (synthetic, LibriSpeech)."""
