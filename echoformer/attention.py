@@ -78,12 +78,13 @@ class MapWorkspace:
 def rel_shift(scores: Tensor) -> Tensor:
     """Transformer-XL relative shift: (B, H, L, 2L-1) position scores -> (B, H, L, L).
 
-    Column j of row i takes the score of relative position i - j.
+    Column c of `scores` holds relative position L-1-c; entry (i, j) of the result takes
+    relative position i - j, i.e. column L-1-i+j. A strided view: no copy.
     """
+    scores = scores.contiguous()
     b, h, length, n = scores.shape
-    padded = torch.cat([scores.new_zeros(b, h, length, 1), scores], dim=-1)
-    padded = padded.view(b, h, n + 1, length)
-    return padded[:, :, 1:].reshape(b, h, length, n)[..., : n // 2 + 1]
+    return scores.as_strided((b, h, length, length), (h * length * n, length * n, n - 1, 1),
+                             scores.storage_offset() + length - 1)
 
 
 # The blocked inference leader computes this many score elements at once: small enough for
@@ -242,11 +243,11 @@ class MultiHeadSelfAttention(nn.Module):
         if pos_emb is None:
             raise ValueError("relative-position attention needs pos_emb (1, 2L-1, D)")
         p = self.pos_proj(pos_emb).view(pos_emb.shape[0], -1, self.n_heads, self.d_head)
-        q_v = q + self.pos_bias_v[:, None]
-        bias = rel_shift(torch.matmul(q_v, p.permute(0, 2, 3, 1))).mul_(self.scale)
-        if key_mask is not None:
-            bias = bias.masked_fill(~key_mask, float("-inf"))
-        return bias
+        q_v = (q + self.pos_bias_v[:, None]) * self.scale
+        bias = rel_shift(torch.matmul(q_v, p.permute(0, 2, 3, 1)))
+        if key_mask is None:
+            return bias.contiguous()
+        return bias.masked_fill(~key_mask, float("-inf"))
 
     def _split(self, qkv: Tensor) -> Tensor:
         """(B, L, 3D) -> (3, B, H, L, dk)."""

@@ -115,6 +115,25 @@ def test_relative_position_term_changes_the_map():
     assert not torch.allclose(with_pos.probs, without_pos.probs)
 
 
+def test_relative_position_map_matches_the_transformer_xl_formula():
+    """score(i, j) = ((q_i + u)·k_j + (q_i + v)·p_{i-j}) / √dk, p_r = W_pos·sinusoid(r)."""
+    from echoformer.positional import sinusoids
+    torch.manual_seed(0)
+    layer = MultiHeadSelfAttention(D, H, Role.LEADER, rel_pos=True).eval()
+    for param in (layer.pos_bias_u, layer.pos_bias_v):
+        torch.nn.init.normal_(param)
+    x = _inputs(batch=2, length=5)[0][:1]
+    length, dk = 5, D // H
+    with torch.no_grad():
+        _, shared = layer(x, pos_emb=RelPositionalEncoding(D)(x)[1])
+        q, k, _ = layer.qkv(x).view(1, length, 3, H, dk).permute(2, 0, 3, 1, 4)[:, 0]
+        rel = torch.arange(length)[:, None] - torch.arange(length)[None, :]
+        p = layer.pos_proj(sinusoids(rel.flatten(), D)).view(length, length, H, dk)
+        scores = (torch.einsum("hid,hjd->hij", q + layer.pos_bias_u[:, None], k)
+                  + torch.einsum("hid,ijhd->hij", q + layer.pos_bias_v[:, None], p)) / dk ** 0.5
+    torch.testing.assert_close(shared.probs[0], scores.softmax(-1), atol=1e-6, rtol=1e-5)
+
+
 def test_rel_shift_puts_relative_position_i_minus_j_in_column_j():
     length = 4
     rel = torch.arange(length - 1, -length, -1).float()  # column c holds position L-1-c
