@@ -2,9 +2,10 @@
 
 Offline, once, from a trained output layer A (V×D) with bias b: A = UΣVᵀ, B = UΣ.
 Per step, for hidden states h: h̃ = Vᵀh; preview logits z̃ = B[:, :W]·h̃[:W] + b for all V
-words; the N words with the largest preview are the candidates; their exact logits add
-B[i, W:]·h̃[W:]; one softmax over V uses exact logits for the candidates, previews for the rest.
-With W = D and N = V it is the full softmax.
+words; the N words with the largest preview are the candidates (at least N: see
+`SVDSoftmax._candidates`); their exact logits add B[i, W:]·h̃[W:]; one softmax over V uses
+exact logits for the candidates, previews for the rest. With W = D and N = V it is the full
+softmax.
 
 The exact logits are computed as one dense product over the union of all rows' candidates
 (gathered in cache-sized chunks), not by a gather per row: a per-row gather moves N·D weights
@@ -13,6 +14,7 @@ per row and loses to the full layer already at a few rows.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -20,6 +22,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 _GATHER_ROWS = 2048  # union rows gathered at once: a few MB of weights, stays in cache
+_MIN_SAMPLE_CANDIDATES = 256  # a sampled threshold needs this many candidates in the sample
+_MAX_SAMPLE_STRIDE = 16
+_SAMPLE_SLACK = 1.1
 
 
 @dataclass
@@ -103,10 +108,10 @@ class SVDSoftmax(nn.Module):
             logits = self._full_logits(h)
             values, ids = logits.topk(k, dim=-1)
             return values - logits.logsumexp(dim=-1, keepdim=True), ids
-        logits, exact, candidates = self._mixed_logits(h)
-        values, picked = exact.topk(min(k, exact.shape[-1]), dim=-1)
-        normaliser = logits.logsumexp(dim=-1, keepdim=True)
-        return values - normaliser, candidates.gather(-1, picked)
+        logits, is_candidate = self._mixed_logits(h)
+        k = min(k, self.candidates)  # the best words are candidates, with exact logits
+        values, ids = logits.masked_fill(~is_candidate, float("-inf")).topk(k, dim=-1)
+        return values - logits.logsumexp(dim=-1, keepdim=True), ids
 
     def logits(self, h: Tensor) -> Tensor:
         """(..., D) -> (..., V): exact logits for each row's N candidates, previews elsewhere."""
@@ -127,36 +132,58 @@ class SVDSoftmax(nn.Module):
 
     def union_size(self, h: Tensor) -> int:
         """How many distinct words are candidates of at least one row of h (..., D)."""
-        _, preview, candidates = self._preview(h)
-        return int(torch.zeros(preview.shape[-1], dtype=torch.bool, device=h.device)
-                   .index_fill_(0, candidates.reshape(-1), True).sum())
+        return int(self._preview(h)[2].any(0).sum())
 
     def _preview(self, h: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """Rotated rows h̃ (R, D), preview logits (R, V) and each row's candidates (R, N)."""
+        """Rotated rows h̃ (R, D), preview logits (R, V) and each row's candidates (R, V) bool."""
         f = self.factors
         rows = h.reshape(-1, h.shape[-1]).to(f.rotation.dtype) @ f.rotation
         # (head·h̃ᵀ)ᵀ: MKL runs this layout faster than h̃·headᵀ for a few rows.
         preview = torch.addmm(f.bias[:, None], f.head, rows[:, : self.window].T).T.contiguous()
-        return rows, preview, preview.topk(self.candidates, dim=-1, sorted=False).indices
+        return rows, preview, self._candidates(preview)
 
-    def _mixed_logits(self, h: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """Mixed logits (R, V), the candidates' exact logits (R, N) and their ids (R, N)."""
+    def _candidates(self, preview: Tensor) -> Tensor:
+        """(R, V) bool: the words whose preview reaches the row's N-th largest preview.
+
+        For large N the threshold comes from a strided sample of the row (a selection over
+        V/s words instead of V), lowered by `_SAMPLE_SLACK` so that about 10% more than N
+        words pass; rows where fewer than N pass get the exact threshold. Either way every
+        row keeps at least its N best previews.
+        """
+        n, vocab = self.candidates, preview.shape[-1]
+        if n >= vocab:
+            return torch.ones_like(preview, dtype=torch.bool)
+        stride = min(_MAX_SAMPLE_STRIDE, n // _MIN_SAMPLE_CANDIDATES)
+        if stride > 1:
+            sample = preview[:, ::stride]
+            rank = min(sample.shape[-1], math.ceil(_SAMPLE_SLACK * n / stride))
+            threshold = sample.topk(rank, dim=-1, sorted=False).values.amin(-1, keepdim=True)
+            is_candidate = preview >= threshold
+            short = is_candidate.sum(-1) < n
+            if not short.any():
+                return is_candidate
+        else:
+            is_candidate = preview.new_zeros(preview.shape, dtype=torch.bool)
+            short = torch.ones(preview.shape[0], dtype=torch.bool, device=preview.device)
+        rows = preview[short]
+        threshold = rows.topk(n, dim=-1, sorted=False).values.amin(-1, keepdim=True)
+        is_candidate[short] = rows >= threshold
+        return is_candidate
+
+    def _mixed_logits(self, h: Tensor) -> tuple[Tensor, Tensor]:
+        """Logits (..., V), exact for each row's candidates, previews elsewhere; and the
+        candidate mask (..., V)."""
         shape = h.shape[:-1]
-        rows, preview, candidates = self._preview(h)
+        rows, logits, is_candidate = self._preview(h)
         tail = rows[:, self.window:]
-        exact = preview.gather(-1, candidates)
         if tail.shape[-1]:
-            exact += self._union_tail_logits(tail, candidates, preview.shape[-1])
-        logits = preview.scatter_(-1, candidates, exact)
-        return (logits.view(*shape, -1), exact.view(*shape, -1),
-                candidates.view(*shape, -1))
+            union = is_candidate.any(0).nonzero().squeeze(1)
+            products = self._union_tail_products(tail, union)
+            logits.index_add_(1, union, products.mul_(is_candidate[:, union]))
+        return logits.view(*shape, -1), is_candidate.view(*shape, -1)
 
-    def _union_tail_logits(self, tail: Tensor, candidates: Tensor, vocab: int) -> Tensor:
-        """B[i, W:]·h̃[W:] for each row's candidates i, via one product over their union."""
-        in_union = torch.zeros(vocab, dtype=torch.bool, device=tail.device)
-        in_union.index_fill_(0, candidates.reshape(-1), True)
-        union = in_union.nonzero().squeeze(1)
-        position = torch.cumsum(in_union, 0) - 1
+    def _union_tail_products(self, tail: Tensor, union: Tensor) -> Tensor:
+        """B[i, W:]·h̃[W:] (R, U) for the words i of the union, gathered in cached chunks."""
         weights = self.factors.tail
         products = tail.new_empty(tail.shape[0], len(union))
         chunk = weights.new_empty(min(_GATHER_ROWS, len(union)), weights.shape[1])
@@ -164,4 +191,4 @@ class SVDSoftmax(nn.Module):
             ids = union[start:start + _GATHER_ROWS]
             torch.index_select(weights, 0, ids, out=chunk[: len(ids)])
             torch.mm(tail, chunk[: len(ids)].T, out=products[:, start:start + len(ids)])
-        return products.gather(-1, position[candidates])
+        return products

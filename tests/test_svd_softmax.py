@@ -50,6 +50,17 @@ def test_candidates_get_exact_log_probabilities_and_the_rest_previews(layer):
     assert (is_exact.sum(-1) < V).all()  # the others are previews, not exact
 
 
+def test_sampled_threshold_keeps_at_least_the_n_best_previews_of_every_row():
+    layer = synthetic_output_layer(16384, 32, seed=1)
+    svd = SVDSoftmax(layer, window=4, candidates=2048).eval()  # sampled: stride 8
+    h = hidden_states(6, 32, seed=2)
+    with torch.no_grad():
+        _, preview, is_candidate = svd._preview(h)
+    best = preview.topk(2048, dim=-1).indices
+    assert is_candidate.gather(-1, best).all()
+    assert (is_candidate.sum(-1) <= 1.3 * 2048).all()  # about 10% more, not everything
+
+
 def test_topk_fast_path_matches_the_log_probabilities(layer):
     svd = SVDSoftmax(layer).eval()
     h = hidden_states(4, D, seed=7)
