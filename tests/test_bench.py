@@ -64,3 +64,13 @@ def test_bound_counts_operations():
     assert follower == 4 * length * d * d + 2 * length * length * d
     assert attention_bound(length, d, h, 4) == pytest.approx(4 * plain / (plain + 3 * follower))
     assert attention_bound(length, d, h, 1) == 1.0
+
+
+def test_gpu_script_smoke_runs_on_cpu(tmp_path):
+    out = tmp_path / "report"
+    run = subprocess.run(["bash", "recipes/bench/gpu.sh", "--device", "cpu", "--quick",
+                          "--threads", "1", "--out", str(out)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    report = (out / "README.md").read_text()
+    assert "## Layer benchmark" in report and "layers_cpu/attention_speedup.png" in report
+    assert (out / "layers_cpu" / "results.json").is_file()
