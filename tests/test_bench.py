@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -68,7 +69,8 @@ def test_bound_counts_operations():
 
 def test_gpu_script_smoke_runs_on_cpu(tmp_path):
     out = tmp_path / "report"
-    run = subprocess.run(["bash", "recipes/bench/gpu.sh", "--device", "cpu", "--quick",
+    script = Path(__file__).resolve().parents[1] / "recipes" / "bench" / "gpu.sh"
+    run = subprocess.run(["bash", str(script), "--device", "cpu", "--quick",
                           "--threads", "1", "--out", str(out)], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     report = (out / "README.md").read_text()
