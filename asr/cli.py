@@ -1,15 +1,121 @@
-"""Console scripts of the speech-recognition task."""
+"""Console scripts of the speech-recognition task: `asr-train` (Hydra) and `asr-transcribe`."""
 
-from echoformer.cli_stub import not_built
+from __future__ import annotations
 
-train_main = not_built(
-    "asr-train", "asr-train [key=value ...] [-m]",
-    "Train a Conformer CTC/attention speech recogniser (a Hydra app: overrides such as "
-    "model=s reuse=g4, -m for sweeps).", "the Conformer ASR issue")
+import argparse
+import json
+import sys
 
-transcribe_main = not_built(
-    "asr-transcribe",
-    "asr-transcribe [--model DIR] [--method ctc_greedy|ctc_prefix_beam|joint_beam|"
-    "attention_rescoring] [--beam-size K] [--device cpu|cuda] [--format text|jsonl] AUDIO...",
-    "Transcribe audio files (wav, flac, ogg, mp3; any rate or channel count), one line per "
-    "file in input order.", "the Conformer ASR issue")
+import torch
+
+from asr.decoding import METHODS, ASRDecodingOptions
+from echoformer.model_dir import ModelDirError
+from echoformer.output_layer import SOFTMAX_KINDS, SoftmaxConfig
+
+
+def train_main() -> None:
+    """`asr-train [key=value ...] [-m]`: see conf/asr_train.yaml."""
+    from asr.train import main
+
+    main()
+
+
+def build_transcribe_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="asr-transcribe",
+        description="Transcribe audio files (wav, flac, ogg, mp3; any rate or channel count), "
+                    "one line per file in input order. Files that cannot be read are reported "
+                    "on stderr; the others are still transcribed, and the exit status is 1.")
+    parser.add_argument("audio", nargs="+", metavar="AUDIO", help="audio files")
+    parser.add_argument("--model", required=True, metavar="DIR",
+                        help="model directory written by asr-train (<run dir>/model)")
+    parser.add_argument("--method", choices=METHODS,
+                        help="decoding method (default: the model's, usually "
+                             "attention_rescoring)")
+    parser.add_argument("--beam-size", type=int, metavar="K", help="beam size (default: model's)")
+    parser.add_argument("--ctc-weight", type=float, metavar="W",
+                        help="CTC weight of joint_beam / attention_rescoring (default: model's)")
+    parser.add_argument("--length-penalty", type=float, metavar="A",
+                        help="α of joint_beam's ranking score/length^α (default: model's, 0)")
+    parser.add_argument("--batch-size", type=int, default=8, metavar="B",
+                        help="files (or chunks) decoded together (default 8)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default cpu)")
+    parser.add_argument("--format", choices=("text", "jsonl"), default="text",
+                        help="text: one transcript a line; jsonl: audio, text, duration and "
+                             "processing seconds")
+    parser.add_argument("--softmax", choices=SOFTMAX_KINDS, default="full",
+                        help="decoder output layer at inference (default full)")
+    parser.add_argument("--svd-window", type=int, metavar="W",
+                        help="SVD-softmax preview width (default D/8)")
+    parser.add_argument("--svd-candidates", type=int, metavar="N",
+                        help="SVD-softmax candidates with exact logits (default V/16)")
+    parser.add_argument("--chunk-seconds", type=float, metavar="S",
+                        help="longer audio is cut into chunks of this length (default: 2× the "
+                             "longest training utterance, within 10-30 s)")
+    parser.add_argument("--overlap-seconds", type=float, default=2.0, metavar="S",
+                        help="audio shared by consecutive chunks (default 2)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch CPU threads (default: torch's choice)")
+    return parser
+
+
+def default_chunk_seconds(task: dict) -> float:
+    """2× the longest training utterance, kept within 10-30 s."""
+    longest = float(task.get("longest_training_utterance_s", 15.0))
+    return min(30.0, max(10.0, 2 * longest))
+
+
+def transcribe_main(argv: list[str] | None = None) -> None:
+    args = build_transcribe_parser().parse_args(argv)
+    from asr.transcribe import Transcriber
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        sys.exit(f"asr-transcribe: --device {args.device} asked for, but CUDA is not available "
+                 "here; use --device cpu")
+    try:
+        from echoformer.model_dir import load_model_dir
+
+        loaded = load_model_dir(args.model, args.device)
+        defaults = loaded.task.get("decoding", {})
+        options = ASRDecodingOptions(
+            method=args.method or defaults.get("method", "attention_rescoring"),
+            beam_size=args.beam_size or defaults.get("beam_size", 10),
+            ctc_weight=defaults.get("ctc_weight", 0.3) if args.ctc_weight is None
+            else args.ctc_weight,
+            length_penalty=defaults.get("length_penalty", 0.0) if args.length_penalty is None
+            else args.length_penalty)
+        chunk = args.chunk_seconds or default_chunk_seconds(loaded.task)
+        transcriber = Transcriber(loaded, options, args.batch_size, chunk,
+                                  args.overlap_seconds, args.device)
+        transcriber.use_softmax(SoftmaxConfig(args.softmax, args.svd_window,
+                                              args.svd_candidates))
+    except (ModelDirError, FileNotFoundError, ValueError) as error:
+        sys.exit(f"asr-transcribe: {error}")
+    try:
+        failed = _print_transcripts(transcriber, args.audio, args.format)
+    except BrokenPipeError:  # e.g. `| head`: stop quietly
+        sys.stderr.close()
+        sys.exit(1)
+    if failed:
+        print(f"asr-transcribe: {failed} of {len(args.audio)} files failed", file=sys.stderr)
+        sys.exit(1)
+
+
+def _print_transcripts(transcriber, paths: list[str], output_format: str) -> int:
+    """Print one line per file in input order; returns how many files failed."""
+    failed = 0
+    for result in transcriber.transcribe(paths):
+        if result.error:
+            failed += 1
+            print(f"asr-transcribe: skipped {result.error}", file=sys.stderr)
+        if output_format == "jsonl":
+            row = {"audio": result.audio, "text": result.text, "duration": result.duration,
+                   "processing_seconds": result.seconds}
+            if result.error:
+                row["error"] = result.error
+            print(json.dumps(row, ensure_ascii=False), flush=True)
+        else:
+            print(result.text, flush=True)
+    return failed

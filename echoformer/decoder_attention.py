@@ -105,7 +105,8 @@ class CrossAttention(_Heads):
     """Multi-head attention from decoder positions to the encoder output.
 
     x: (B, T, D); memory: (B, S, D); memory_mask: (B, S) bool, True for real positions.
-    Returns (B, T, D). With a cache the memory's keys and values are projected once.
+    Returns (B, T, D). With a cache the memory's keys and values are projected once; later
+    steps may pass memory=None.
     """
 
     def __init__(self, d_model: int, n_heads: int, dropout: float = 0.0) -> None:
@@ -115,11 +116,12 @@ class CrossAttention(_Heads):
         self.key_value = nn.Linear(d_model, 2 * d_model)
         self.out = nn.Linear(d_model, d_model)
 
-    def forward(self, x: Tensor, memory: Tensor, memory_mask: Tensor | None,
+    def forward(self, x: Tensor, memory: Tensor | None, memory_mask: Tensor | None,
                 cache: AttentionCache | None = None) -> Tensor:
         if cache is not None and cache.cross_key is not None:
             k, v = cache.cross_key, cache.cross_value
         else:
+            assert memory is not None, "cross-attention needs the memory or a filled cache"
             k, v = (self.split(part) for part in self.key_value(memory).chunk(2, dim=-1))
             if cache is not None:
                 cache.cross_key, cache.cross_value = k, v

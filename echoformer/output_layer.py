@@ -78,7 +78,9 @@ class OutputLayer(nn.Module):
         return self.svd(h)
 
     def topk(self, h: Tensor, k: int) -> tuple[Tensor, Tensor]:
-        """(..., D) -> the k best (log-probabilities, ids), each (..., k)."""
+        """(..., D) -> the k' = min(k, V) best (log-probabilities, ids), each (..., k')
+        (SVD-softmax: at most its N candidates)."""
+        k = min(k, self.linear.out_features)
         if self.svd is None or self.training:
             return self.log_probs(h).topk(k, dim=-1)
         self.svd.eval()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import torch
 from torch import Tensor, nn
 
 from echoformer.attention import MapWorkspace, MultiHeadSelfAttention, Role, SharedMap
@@ -75,7 +74,7 @@ class TransformerDecoderLayer(nn.Module):
         self.ff = FeedForward(d_model, d_ff, dropout)
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, x: Tensor, memory: Tensor, memory_mask: Tensor | None,
+    def forward(self, x: Tensor, memory: Tensor | None, memory_mask: Tensor | None,
                 cache: AttentionCache | None = None) -> Tensor:
         x = x + self.dropout(self.self_attention(self.self_norm(x), cache))
         x = x + self.dropout(self.cross_attention(self.cross_norm(x), memory, memory_mask, cache))
@@ -122,9 +121,10 @@ class TransformerDecoder(nn.Module):
             for _ in range(num_layers))
         self.norm = nn.LayerNorm(d_model)
 
-    def forward(self, tokens: Tensor, memory: Tensor, memory_mask: Tensor | None,
+    def forward(self, tokens: Tensor, memory: Tensor | None, memory_mask: Tensor | None,
                 cache: DecoderCache | None = None) -> Tensor:
-        """With `cache`, `tokens` are the next positions after `cache.length` (usually one)."""
+        """With `cache`, `tokens` are the next positions after `cache.length` (usually one);
+        once the cache holds the memory's keys and values, memory may be None."""
         offset = 0 if cache is None else cache.length
         x = self.positions(self.embedding(tokens), offset=offset)
         for i, layer in enumerate(self.layers):
@@ -136,8 +136,3 @@ class TransformerDecoder(nn.Module):
     def new_cache(self, row_source: Tensor | None = None) -> DecoderCache:
         return DecoderCache.empty(len(self.layers), row_source)
 
-
-def key_mask(lengths: Tensor, max_length: int | None = None) -> Tensor:
-    """(B,) lengths -> (B, L) bool mask, True for positions < length."""
-    max_length = int(lengths.max()) if max_length is None else max_length
-    return torch.arange(max_length, device=lengths.device)[None, :] < lengths[:, None]

@@ -1,15 +1,19 @@
-"""Console scripts of the machine-translation task."""
+"""Console scripts of the machine-translation task (see pyproject.toml)."""
 
-from echoformer.cli_stub import not_built
+from __future__ import annotations
 
-train_main = not_built(
-    "nmt-train", "nmt-train [key=value ...] [-m]",
-    "Train a Transformer translation model (a Hydra app: overrides such as model=base "
-    "reuse=g4, -m for sweeps).", "the Transformer NMT issue")
+import sys
 
-translate_main = not_built(
-    "nmt-translate",
-    "nmt-translate [--model DIR] [--beam-size K] [--nbest N] [--softmax full|svd] "
-    "[--device cpu|cuda] < in.txt > out.txt",
-    "Translate text, one output line per input line in order (empty in, empty out).",
-    "the Transformer NMT issue")
+
+def train_main() -> None:
+    """`nmt-train`: a Hydra app (conf/nmt_train.yaml)."""
+    from nmt.train import main
+
+    main()
+
+
+def translate_main() -> None:
+    """`nmt-translate --model DIR [options] [FILE...]`."""
+    from nmt.translate import main
+
+    sys.exit(main())

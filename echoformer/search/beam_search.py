@@ -71,7 +71,8 @@ class BeamSearch:
                 break
             # the first K extensions that do not end (a stable sort keeps their rank order)
             keep_rank = torch.sort(is_end.to(torch.int8), dim=1, stable=True).indices[:, :k]
-            parents = origin.gather(1, keep_rank) + k * torch.arange(len(origin), device=device)[:, None]
+            first_row = k * torch.arange(len(origin), device=device)[:, None]
+            parents = origin.gather(1, keep_rank) + first_row
             alive = (~done).nonzero().squeeze(1)
             rows = parents[alive].reshape(-1)
             tokens = torch.cat([tokens.index_select(0, rows),

@@ -48,11 +48,8 @@ class DecoderScorer(Scorer):
 
     def _hidden(self, tokens: Tensor, state: DecoderState) -> Tensor:
         """The newest position's hidden state (R, D); advances the cache by one step."""
-        memory = state.memory
-        if memory is None:  # the cache already holds the cross-attention keys and values
-            memory = state.mask.new_empty(state.mask.shape[0], 0, 0, dtype=torch.float)
-        hidden = self.decoder(tokens[:, -1:], memory, state.mask, state.cache)
-        state.memory = None
+        hidden = self.decoder(tokens[:, -1:], state.memory, state.mask, state.cache)
+        state.memory = None  # from now on the cache holds the memory's keys and values
         return hidden[:, -1]
 
     def score(self, tokens: Tensor, state: DecoderState) -> tuple[Tensor, DecoderState]:

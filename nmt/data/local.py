@@ -18,7 +18,13 @@ def read_lines(path: str | Path) -> list[str]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"Parallel text file not found: {path}. Check the path.")
-    raw_lines = path.read_bytes().split(b"\n")
+    return decode_lines(path.read_bytes(), str(path))
+
+
+def decode_lines(data: bytes, name: str) -> list[str]:
+    """``data`` split into UTF-8 lines without line ends (``\\n`` or ``\\r\\n``; a leading BOM
+    dropped). ``ValueError`` naming ``name`` and the 1-based numbers of undecodable lines."""
+    raw_lines = data.split(b"\n")
     if raw_lines[-1] == b"":
         raw_lines.pop()
     lines, bad_line_numbers = [], []
@@ -31,7 +37,7 @@ def read_lines(path: str | Path) -> list[str]:
         shown = ", ".join(map(str, bad_line_numbers[:_SHOWN_BAD_LINES]))
         more = " …" if len(bad_line_numbers) > _SHOWN_BAD_LINES else ""
         raise ValueError(
-            f"{path}: {len(bad_line_numbers)} line(s) are not valid UTF-8 (line {shown}{more}). "
+            f"{name}: {len(bad_line_numbers)} line(s) are not valid UTF-8 (line {shown}{more}). "
             "Convert the file to UTF-8, e.g. `iconv -f latin1 -t utf-8`, or fix those lines."
         )
     if lines:

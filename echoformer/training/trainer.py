@@ -1,0 +1,303 @@
+"""A task-agnostic training loop with checkpoint resume and averaging.
+
+The model's contract: `model(**batch)` returns a dict with `loss` (summed over tokens),
+`tokens` (how many) and optionally other sums (`nll`); batches are dicts of tensors. Gradients
+are normalised by the tokens of the whole update (all accumulated batches), as in fairseq.
+Rerun into the same output folder, training resumes from the newest good checkpoint: model,
+optimizer, scheduler, gradient scaler, step, epoch, position in the epoch, early-stop state
+and random number generators.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from tqdm import tqdm
+
+from echoformer.training.checkpoints import CheckpointStore
+from echoformer.training.config import TrainerConfig
+from echoformer.training.csv_log import CSVLog
+from echoformer.training.schedule import inverse_sqrt_schedule
+
+Batch = dict[str, Tensor]
+
+
+class NonFiniteLossError(RuntimeError):
+    """Too many updates in a row had a non-finite loss or gradient."""
+
+
+@dataclass
+class Progress:
+    """Where training stands; saved in every checkpoint."""
+
+    step: int = 0
+    epoch: int = 0
+    batches_in_epoch: int = 0
+    best_valid: float = math.inf
+    bad_validations: int = 0
+    skipped_updates: int = 0
+
+
+@dataclass
+class TrainingSummary:
+    """How a `fit` ended: the averaged weights and the facts worth reporting."""
+
+    averaged_state: dict[str, Tensor]
+    averaged_steps: list[int]
+    progress: Progress
+    stop_reason: str
+    last_valid: dict[str, float] = field(default_factory=dict)
+    train_seconds: float = 0.0
+
+
+class Trainer:
+    """Trains `model` on `device`, writing `out_dir/checkpoints/` and `out_dir/train_log.csv`."""
+
+    def __init__(self, model: nn.Module, config: TrainerConfig, out_dir: Path,
+                 device: str | torch.device = "cpu") -> None:
+        self.config, self.device = config, torch.device(device)
+        self.model = model.to(self.device)
+        self.out_dir = Path(out_dir)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.store = CheckpointStore(self.out_dir / "checkpoints",
+                                     max(config.keep_checkpoints, config.average_last))
+        self.log = CSVLog(self.out_dir / "train_log.csv")
+        params = [p for p in model.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.AdamW(params, lr=config.lr, betas=tuple(config.betas),
+                                           weight_decay=config.weight_decay)
+        self.scheduler = inverse_sqrt_schedule(self.optimizer, config.warmup_steps)
+        cuda = self.device.type == "cuda"
+        self.amp_dtype = getattr(torch, config.amp_dtype) if (config.amp and cuda) else None
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype is torch.float16)
+        self.progress = Progress()
+        self._skipped_in_a_row = 0
+        self._started, self._window, self._last_valid = time.perf_counter(), _Window(), {}
+        self._bar: tqdm | None = None
+
+    # -- the loop -------------------------------------------------------------------------
+    def fit(self, train_batches: Callable[[int], Iterable[Batch]],
+            valid_batches: Callable[[], Iterable[Batch]] | None = None) -> TrainingSummary:
+        """Train until a stop condition. `train_batches(epoch)` must give the same batches in
+        the same order for the same epoch (resume skips the ones already used)."""
+        c = self.config
+        torch.manual_seed(c.seed)
+        random.seed(c.seed)
+        resumed = self.resume()
+        p = self.progress
+        self._started, self._window, self._last_valid = time.perf_counter(), _Window(), {}
+        self._bar = tqdm(total=c.max_steps, initial=p.step, disable=not c.progress,
+                         unit="step", dynamic_ncols=True, file=sys.stderr,
+                         mininterval=0.5 if sys.stderr.isatty() else 60)  # log file: 1/min
+        if resumed:
+            self._bar.write(f"resumed from step {p.step} (epoch {p.epoch})")
+        stop_reason = "max_steps" if p.step >= c.max_steps else ""
+        while not stop_reason:
+            if c.max_epochs is not None and p.epoch >= c.max_epochs:
+                stop_reason = "max_epochs"
+                break
+            batches = itertools.islice(iter(train_batches(p.epoch)), p.batches_in_epoch, None)
+            seen_before = p.batches_in_epoch
+            for group in _groups(batches, c.accumulate):
+                p.batches_in_epoch += len(group)
+                metrics = self._update(group)
+                if metrics is not None:
+                    stop_reason = self._after_update(metrics, valid_batches)
+                    if stop_reason:
+                        break
+            else:
+                if p.batches_in_epoch == 0 and seen_before == 0:
+                    raise ValueError(f"epoch {p.epoch} has no training batches: check the "
+                                     "training data and the batch size settings")
+                p.epoch += 1
+                p.batches_in_epoch = 0
+        self._bar.close()
+        if valid_batches is not None and not self._last_valid and p.step > 0:
+            self._last_valid = self._validate(valid_batches)
+        if p.step not in self.store.steps():
+            self.save()
+        averaged, steps = self.store.average(self.config.average_last)
+        return TrainingSummary(averaged, steps, p, stop_reason, self._last_valid,
+                               time.perf_counter() - self._started)
+
+    def _after_update(self, metrics: dict[str, float],
+                      valid_batches: Callable[[], Iterable[Batch]] | None) -> str:
+        """Log, validate and save when due; the reason to stop, or ''."""
+        c, p = self.config, self.progress
+        self._window.add(metrics)
+        self._bar.update(1)
+        if p.step % c.log_every == 0 or p.step == 1:
+            row = self._window.row(p, self.scheduler.get_last_lr()[0], self._started)
+            self.log.write(row)
+            self._bar.set_postfix(loss=f"{row['loss']:.3f}", tok_s=f"{row['tokens_per_s']:.0f}")
+            self._window = _Window()
+        stop_reason = ""
+        if valid_batches is not None and p.step % c.valid_every == 0:
+            self._last_valid = self._validate(valid_batches)
+            if c.patience and p.bad_validations >= c.patience:
+                stop_reason = "early_stop"
+        if p.step % c.save_every == 0:
+            self.save()
+        if p.step >= c.max_steps:
+            stop_reason = stop_reason or "max_steps"
+        elapsed = time.perf_counter() - self._started
+        if c.max_minutes is not None and elapsed > 60 * c.max_minutes:
+            stop_reason = stop_reason or "max_minutes"
+        return stop_reason
+
+    def _update(self, group: list[Batch]) -> dict[str, float] | None:
+        """One optimizer update over `group`; None (and counted) if it had to be skipped."""
+        self.model.train()
+        sums: dict[str, float] = {}
+        for batch in group:
+            batch = {k: v.to(self.device, non_blocking=True) if torch.is_tensor(v) else v
+                     for k, v in batch.items()}
+            with self._autocast():
+                out = self.model(**batch)
+            if not torch.isfinite(out["loss"]):
+                return self._skip("loss")
+            self.scaler.scale(out["loss"]).backward()
+            for name, value in out.items():
+                sums[name] = sums.get(name, 0.0) + float(value.detach())
+        self.scaler.unscale_(self.optimizer)
+        tokens = max(sums["tokens"], 1.0)
+        params = [q for group_ in self.optimizer.param_groups for q in group_["params"]]
+        for param in params:
+            if param.grad is not None:
+                param.grad.div_(tokens)
+        norm = torch.nn.utils.clip_grad_norm_(params, self.config.clip_norm or math.inf)
+        if not torch.isfinite(norm):
+            if self.scaler.is_enabled():
+                self.scaler.step(self.optimizer)  # sees the inf and skips; update() backs off
+                self.scaler.update()
+            return self._skip("gradient")
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.progress.step += 1
+        self._skipped_in_a_row = 0
+        return sums
+
+    def _skip(self, what: str) -> None:
+        self.optimizer.zero_grad(set_to_none=True)
+        self.progress.skipped_updates += 1
+        self._skipped_in_a_row += 1
+        if self._skipped_in_a_row >= self.config.max_skipped_in_a_row:
+            raise NonFiniteLossError(
+                f"{self._skipped_in_a_row} updates in a row had a non-finite {what} (at step "
+                f"{self.progress.step}); lower trainer.lr, raise trainer.warmup_steps, or "
+                "set trainer.amp=false")
+        return None
+
+    def _validate(self, valid_batches: Callable[[], Iterable[Batch]]) -> dict[str, float]:
+        """Mean loss/nll per token on the validation batches; updates the early-stop state."""
+        result = evaluate(self.model, valid_batches(), self.device, self.amp_dtype)
+        p = self.progress
+        watched = result.get("nll", result.get("loss", math.inf))
+        if watched < p.best_valid - 1e-4:
+            p.best_valid, p.bad_validations = watched, 0
+        else:
+            p.bad_validations += 1
+        row = {"step": p.step, "epoch": p.epoch, "split": "valid", **result,
+               "elapsed_s": time.perf_counter() - self._started}
+        self.log.write(row)
+        return result
+
+    def _autocast(self):
+        return _autocast(self.device, self.amp_dtype)
+
+    # -- checkpoints ----------------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        rng = {"torch": torch.get_rng_state(), "python": random.getstate()}
+        if torch.cuda.is_available():
+            rng["cuda"] = torch.cuda.get_rng_state_all()
+        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict(),
+                "progress": vars(self.progress).copy(), "rng": rng}
+
+    def save(self) -> Path:
+        return self.store.save(self.state(), self.progress.step)
+
+    def resume(self) -> bool:
+        """Load the newest good checkpoint of `out_dir`, if any; True when one was loaded."""
+        state = self.store.load_latest(map_location=self.device)
+        if state is None:
+            return False
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.progress = Progress(**state["progress"])
+        rng = state["rng"]
+        torch.set_rng_state(rng["torch"].cpu())
+        random.setstate(rng["python"])
+        if "cuda" in rng and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all([s.cpu() for s in rng["cuda"]])
+        return True
+
+
+def evaluate(model: nn.Module, batches: Iterable[Batch], device: str | torch.device,
+             amp_dtype: torch.dtype | None = None) -> dict[str, float]:
+    """Per-token means of the model's summed outputs over `batches` (eval mode, no grad);
+    `ppl` = exp(nll) when the model reports `nll`."""
+    device = torch.device(device)
+    model.eval()
+    sums: dict[str, float] = {}
+    with torch.no_grad():
+        for batch in batches:
+            batch = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
+            with _autocast(device, amp_dtype):
+                out = model(**batch)
+            for name, value in out.items():
+                sums[name] = sums.get(name, 0.0) + float(value)
+    tokens = max(sums.pop("tokens", 1.0), 1.0)
+    result = {name: value / tokens for name, value in sums.items()}
+    if "nll" in result:
+        result["ppl"] = math.exp(min(result["nll"], 50.0))
+    return result
+
+
+def _autocast(device: torch.device, dtype: torch.dtype | None):
+    return nullcontext() if dtype is None else torch.autocast(device.type, dtype=dtype)
+
+
+def _groups(batches: Iterator[Batch], size: int) -> Iterator[list[Batch]]:
+    while group := list(itertools.islice(batches, size)):
+        yield group
+
+
+class _Window:
+    """Sums over the updates since the last log row."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, float] = {}
+        self.started = time.perf_counter()
+
+    def add(self, metrics: dict[str, float]) -> None:
+        for name, value in metrics.items():
+            self.sums[name] = self.sums.get(name, 0.0) + value
+
+    def row(self, p: Progress, lr: float, run_started: float) -> dict[str, Any]:
+        tokens = max(self.sums.get("tokens", 0.0), 1.0)
+        seconds = max(time.perf_counter() - self.started, 1e-9)
+        row = {"step": p.step, "epoch": p.epoch, "split": "train", "lr": lr,
+               "tokens_per_s": self.sums.get("tokens", 0.0) / seconds,
+               "elapsed_s": time.perf_counter() - run_started,
+               "skipped_updates": p.skipped_updates}
+        for name, value in self.sums.items():
+            if name != "tokens":
+                row[name] = value / tokens
+        if "nll" in row:
+            row["ppl"] = math.exp(min(row["nll"], 50.0))
+        return row

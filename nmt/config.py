@@ -1,0 +1,47 @@
+"""Schema of `nmt-train` (Hydra structured config): an unknown key is an error.
+
+Composed by conf/nmt_train.yaml from the groups `nmt_model` (tiny, base), `reuse` (none, g2,
+g4) and `softmax` (full, svd).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hydra.core.config_store import ConfigStore
+
+from echoformer.output_layer import SoftmaxConfig
+from echoformer.reuse_config import ReuseConfig
+from echoformer.search import DecodingOptions
+from echoformer.training import TrainerConfig
+from nmt.model import NMTModelConfig
+
+
+@dataclass
+class DataConfig:
+    """dir: a folder from `python -m nmt.data.prepare` ({split}.{lang} files). The direction
+    is src_lang -> tgt_lang. spm: the sentencepiece model (default dir/spm.model).
+    max_tokens: padded tokens per training batch (× trainer.accumulate per update)."""
+
+    dir: str = "data/ding_nmt"
+    src_lang: str = "en"
+    tgt_lang: str = "de"
+    spm: str | None = None
+    max_tokens: int = 4096
+    valid_max_tokens: int = 8192
+
+
+@dataclass
+class NMTTrainConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: NMTModelConfig = field(default_factory=NMTModelConfig)
+    reuse: ReuseConfig = field(default_factory=ReuseConfig)
+    softmax: SoftmaxConfig = field(default_factory=SoftmaxConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    decoding: DecodingOptions = field(default_factory=DecodingOptions)
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    threads: int = 0  # torch CPU threads (0 = torch's default)
+
+
+def register() -> None:
+    ConfigStore.instance().store(name="nmt_train_schema", node=NMTTrainConfig)

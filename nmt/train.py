@@ -1,0 +1,141 @@
+"""`nmt-train`: train a Transformer translation model (a Hydra app; see conf/nmt_train.yaml).
+
+Writes into the run folder: checkpoints/, train_log.csv, run_config.yaml and, at the end,
+model/ (the averaged weights as a self-contained model directory for `nmt-translate`).
+Rerun with the same run folder to resume; a different data/model/reuse setting there is an
+error rather than a silent mix.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import hydra
+import torch
+import yaml
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+
+from echoformer.config_schema import to_dataclass
+from echoformer.cpu_memory import keep_freed_memory
+from echoformer.model_dir import file_sha256, save_model_dir
+from echoformer.paths import CONF_DIR
+from echoformer.tokenizer import Tokenizer
+from echoformer.training import Trainer, TrainingSummary
+from echoformer.training.trainer import evaluate
+from nmt.config import NMTTrainConfig, register
+from nmt.data.dataset import TokenizedPairs
+from nmt.model import TransformerNMT, parameter_count
+
+register()
+
+RUN_CONFIG_FILE = "run_config.yaml"
+MODEL_DIR = "model"
+
+
+def resolve_device(name: str) -> torch.device:
+    """auto -> cuda when available, else cpu; a CUDA device that is absent is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device={name} asked for, but CUDA is not available here; "
+                         "use device=cpu (or auto)")
+    return torch.device(name)
+
+
+def check_resumable(run_dir: Path, run_config: dict[str, Any]) -> None:
+    """Record the run's config; refuse to resume a run that trains another model (data,
+    direction, tokenizer, model size, reuse). Trainer settings and batch sizes may change."""
+    path = run_dir / RUN_CONFIG_FILE
+    if path.is_file():
+        before = _identity(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+        now = _identity(run_config)
+        for key in now:
+            if before.get(key) != now[key]:
+                raise ValueError(
+                    f"{run_dir} holds a run with a different {key} ({before.get(key)} there, "
+                    f"{now[key]} now); pick another hydra.run.dir, or delete the folder to "
+                    "start over")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(run_config, sort_keys=False), encoding="utf-8")
+
+
+def _identity(run_config: dict[str, Any]) -> dict[str, Any]:
+    data = run_config.get("data", {})
+    identity = {f"data.{key}": data.get(key) for key in ("dir", "src_lang", "tgt_lang", "spm")}
+    identity.update({key: run_config.get(key) for key in ("model", "reuse", "tokenizer_sha256")})
+    return identity
+
+
+def train(config: NMTTrainConfig, run_dir: Path) -> Path:
+    """Train as `config` says into `run_dir`; returns the exported model directory."""
+    run_dir = Path(run_dir)
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    device = resolve_device(config.device)
+    d = config.data
+    spm_path = Path(d.spm) if d.spm else Path(d.dir) / "spm.model"
+    tokenizer = Tokenizer(spm_path)
+    train_pairs, valid_pairs = (
+        TokenizedPairs.load(Path(d.dir), split, d.src_lang, d.tgt_lang, tokenizer,
+                            config.model.max_length) for split in ("train", "valid"))
+    pattern = config.reuse.pattern_for(config.model.encoder_layers)
+    torch.manual_seed(config.trainer.seed)
+    model = TransformerNMT(config.model, tokenizer.vocab_size, pattern, config.softmax)
+    print(f"nmt-train: {d.src_lang}->{d.tgt_lang}, {len(train_pairs)} training pairs "
+          f"({train_pairs.left_out} too long or empty, left out), {len(valid_pairs)} valid; "
+          f"{parameter_count(model):,} parameters, reuse pattern {pattern}, device {device}",
+          file=sys.stderr)
+    run_config = OmegaConf.to_container(OmegaConf.structured(config), resolve=True)
+    run_config["tokenizer_sha256"] = file_sha256(spm_path)
+    check_resumable(run_dir, run_config)  # only now: a run that failed to start left nothing
+    seed = config.trainer.seed
+    summary = Trainer(model, config.trainer, run_dir, device).fit(
+        lambda epoch: train_pairs.batches(d.max_tokens, seed + epoch),
+        lambda: valid_pairs.batches(d.valid_max_tokens, None))
+    model.load_state_dict(summary.averaged_state)
+    averaged_valid = evaluate(model, valid_pairs.batches(d.valid_max_tokens, None), device)
+    facts = {"train_pairs": len(train_pairs), "device": str(device),
+             "valid_nll_averaged": averaged_valid.get("nll")}
+    model_dir = save_model_dir(run_dir / MODEL_DIR, model, summary.averaged_state, spm_path,
+                               task_info(config, model, summary, facts), run_config)
+    print(f"nmt-train: {summary.stop_reason} at step {summary.progress.step}; averaged steps "
+          f"{summary.averaged_steps}: valid nll {averaged_valid.get('nll', float('nan')):.3f} "
+          f"(ppl {averaged_valid.get('ppl', float('nan')):.2f}); model directory {model_dir}",
+          file=sys.stderr)
+    return model_dir
+
+
+def task_info(config: NMTTrainConfig, model: TransformerNMT, summary: TrainingSummary,
+              facts: dict[str, Any]) -> dict[str, Any]:
+    """The model directory's task section: direction, decoding defaults, training facts."""
+    decoding = dataclasses.replace(  # never longer than the model was trained for
+        config.decoding, max_length=min(config.decoding.max_length, config.model.max_length))
+    p = summary.progress
+    return {
+        "task": "translation", "source_lang": config.data.src_lang,
+        "target_lang": config.data.tgt_lang, "decoding": asdict(decoding),
+        "training": {
+            "steps": p.step, "epochs_started": p.epoch + 1, "stop_reason": summary.stop_reason,
+            "averaged_steps": summary.averaged_steps, "skipped_updates": p.skipped_updates,
+            "parameters": parameter_count(model),
+            "seconds_this_run": round(summary.train_seconds, 1),
+            "valid_nll_last": summary.last_valid.get("nll"), **facts}}
+
+
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="nmt_train")
+def main(cfg: DictConfig) -> None:
+    keep_freed_memory()
+    try:
+        config = to_dataclass(cfg, NMTTrainConfig)
+        train(config, Path(HydraConfig.get().runtime.output_dir))
+    except (FileNotFoundError, ValueError) as error:
+        sys.exit(f"nmt-train: {error}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,15 @@
+"""Keeping freed memory in the process (echoformer.cpu_memory)."""
+
+import sys
+
+import pytest
+import torch
+
+from echoformer.cpu_memory import keep_freed_memory
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc mallopt")
+def test_the_thresholds_take_effect_on_linux_and_tensors_still_work():
+    assert keep_freed_memory() is True
+    big = torch.ones(4096, 4096)
+    assert float(big.sum()) == 4096 * 4096

@@ -1,0 +1,173 @@
+"""The task-agnostic trainer (echoformer.training): loop, resume, checkpoints, averaging."""
+
+import csv
+import dataclasses
+
+import pytest
+import torch
+from torch import nn
+
+from echoformer.training import (CheckpointStore, NonFiniteLossError, Trainer, TrainerConfig)
+from echoformer.training.schedule import inverse_sqrt_factor
+
+
+class Regression(nn.Module):
+    """Sum of squared errors of a linear map; `tokens` = examples. Dropout uses the RNG."""
+
+    def __init__(self, dropout: float = 0.1) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.linear = nn.Linear(4, 1)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x, y, poison=None):
+        loss = ((self.linear(self.dropout(x)).squeeze(-1) - y) ** 2).sum()
+        if poison is not None and bool(poison.any()):
+            loss = loss * float("nan")
+        return {"loss": loss, "tokens": torch.tensor(float(len(y)))}
+
+
+DATA_X = torch.randn(32, 4, generator=torch.Generator().manual_seed(1))
+DATA_Y = DATA_X @ torch.tensor([1.0, -2.0, 0.5, 3.0])
+
+
+def batches(epoch: int, size: int = 4, poisoned: frozenset = frozenset()):
+    order = torch.randperm(32, generator=torch.Generator().manual_seed(epoch))
+    for number, start in enumerate(range(0, 32, size)):
+        rows = order[start:start + size]
+        yield {"x": DATA_X[rows], "y": DATA_Y[rows],
+               "poison": torch.tensor([(epoch, number) in poisoned])}
+
+
+def config(**changes) -> TrainerConfig:
+    base = TrainerConfig(lr=0.05, warmup_steps=2, max_steps=20, valid_every=5, save_every=5,
+                         keep_checkpoints=10, average_last=3, patience=0, log_every=1,
+                         progress=False, seed=3)
+    return dataclasses.replace(base, **changes)
+
+
+def log_rows(out_dir, split="train"):
+    with open(out_dir / "train_log.csv", newline="") as stream:
+        return [row for row in csv.DictReader(stream) if row["split"] == split]
+
+
+def test_loss_drops_and_is_logged_with_throughput(tmp_path):
+    trainer = Trainer(Regression(dropout=0.0), config(lr=0.5, max_steps=40), tmp_path)
+    summary = trainer.fit(batches)
+    rows = log_rows(tmp_path)
+    losses = [float(row["loss"]) for row in rows]
+    assert summary.progress.step == 40 and summary.stop_reason == "max_steps"
+    assert sum(losses[-8:]) < 0.1 * sum(losses[:8])
+    assert all(float(row["tokens_per_s"]) > 0 for row in rows)
+
+
+def test_validation_runs_every_n_steps(tmp_path):
+    Trainer(Regression(), config(max_steps=20), tmp_path).fit(batches, lambda: batches(99))
+    assert [int(row["step"]) for row in log_rows(tmp_path, "valid")] == [5, 10, 15, 20]
+
+
+def test_a_rerun_resumes_and_ends_exactly_where_an_uninterrupted_run_ends(tmp_path):
+    straight = Trainer(Regression(), config(max_steps=20), tmp_path / "a")
+    straight.fit(batches)
+    Trainer(Regression(), config(max_steps=10), tmp_path / "b").fit(batches)
+    resumed = Trainer(Regression(), config(max_steps=20), tmp_path / "b")
+    summary = resumed.fit(batches)
+    assert summary.progress.step == 20
+    assert [int(r["step"]) for r in log_rows(tmp_path / "b")] == list(range(1, 21))
+    for name, value in straight.model.state_dict().items():
+        torch.testing.assert_close(resumed.model.state_dict()[name], value, atol=0, rtol=0)
+
+
+def test_checkpoints_are_plain_state_dicts_written_without_leftovers(tmp_path):
+    Trainer(Regression(), config(max_steps=10), tmp_path).fit(batches)
+    folder = tmp_path / "checkpoints"
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "step_00000005.pt", "step_00000005.pt.sha256", "step_00000010.pt",
+        "step_00000010.pt.sha256"]
+    state = torch.load(folder / "step_00000010.pt", weights_only=True)
+    assert state["progress"]["step"] == 10
+    assert set(state) >= {"model", "optimizer", "scheduler", "scaler", "rng"}
+
+
+def test_the_last_k_checkpoints_are_averaged(tmp_path):
+    summary = Trainer(Regression(), config(max_steps=20), tmp_path).fit(batches)
+    store = CheckpointStore(tmp_path / "checkpoints")
+    assert summary.averaged_steps == [10, 15, 20]
+    expected = sum(store.load(s)["model"]["linear.weight"] for s in (10, 15, 20)) / 3
+    torch.testing.assert_close(summary.averaged_state["linear.weight"], expected)
+
+
+def test_a_damaged_checkpoint_is_reported_and_the_previous_one_used(tmp_path, capsys):
+    Trainer(Regression(), config(max_steps=10), tmp_path).fit(batches)
+    newest = tmp_path / "checkpoints" / "step_00000010.pt"
+    data = bytearray(newest.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # a bit flip torch.load alone would not notice
+    newest.write_bytes(bytes(data))
+    trainer = Trainer(Regression(), config(max_steps=10), tmp_path)
+    assert trainer.resume()
+    assert trainer.progress.step == 5
+    assert "step_00000010.pt is damaged" in capsys.readouterr().err
+
+
+def test_a_checkpoint_without_its_checksum_counts_as_incomplete(tmp_path, capsys):
+    Trainer(Regression(), config(max_steps=10), tmp_path).fit(batches)
+    (tmp_path / "checkpoints" / "step_00000010.pt.sha256").unlink()
+    trainer = Trainer(Regression(), config(max_steps=10), tmp_path)
+    trainer.resume()
+    assert trainer.progress.step == 5
+    assert "incomplete" in capsys.readouterr().err
+
+
+def test_updates_with_a_non_finite_loss_are_skipped_and_counted(tmp_path):
+    poisoned = frozenset({(0, 1), (0, 3)})
+    trainer = Trainer(Regression(), config(max_steps=10), tmp_path)
+    summary = trainer.fit(lambda epoch: batches(epoch, poisoned=poisoned))
+    assert summary.progress.skipped_updates == 2
+    assert summary.progress.step == 10
+    assert all(torch.isfinite(p).all() for p in trainer.model.parameters())
+
+
+def test_too_many_non_finite_updates_in_a_row_stop_with_advice(tmp_path):
+    always = frozenset((e, n) for e in range(5) for n in range(8))
+    trainer = Trainer(Regression(), config(max_skipped_in_a_row=3), tmp_path)
+    with pytest.raises(NonFiniteLossError, match="lower trainer.lr"):
+        trainer.fit(lambda epoch: batches(epoch, poisoned=always))
+
+
+def test_accumulating_two_batches_equals_one_batch_twice_the_size(tmp_path):
+    one = Trainer(Regression(dropout=0.0), config(max_steps=1, accumulate=2), tmp_path / "a")
+    one.fit(lambda epoch: batches(epoch, size=2))
+    big = Trainer(Regression(dropout=0.0), config(max_steps=1), tmp_path / "b")
+    big.fit(lambda epoch: batches(epoch, size=4))
+    torch.testing.assert_close(one.model.linear.weight, big.model.linear.weight)
+
+
+def test_training_stops_early_when_validation_stops_improving(tmp_path):
+    summary = Trainer(Regression(), config(lr=0.0, max_steps=100, patience=2),
+                      tmp_path).fit(batches, lambda: batches(99))
+    assert summary.stop_reason == "early_stop"
+    assert summary.progress.step == 15  # step 5 sets the best, 10 and 15 do not improve
+
+
+def test_training_stops_after_max_epochs_or_max_minutes(tmp_path):
+    by_epochs = Trainer(Regression(), config(max_steps=1000, max_epochs=2), tmp_path / "a")
+    summary = by_epochs.fit(batches)
+    assert (summary.stop_reason, summary.progress.step) == ("max_epochs", 16)  # 8 a epoch
+    by_time = Trainer(Regression(), config(max_steps=1000, max_minutes=0.0), tmp_path / "b")
+    assert by_time.fit(batches).stop_reason == "max_minutes"
+
+
+def test_learning_rate_warms_up_linearly_then_decays_with_inverse_square_root():
+    factor = inverse_sqrt_factor(warmup_steps=4)
+    assert [factor(done) for done in range(4)] == [0.25, 0.5, 0.75, 1.0]
+    assert factor(15) == pytest.approx(0.5)  # update 16: √(4/16)
+
+
+def test_bad_trainer_settings_are_clear_errors():
+    with pytest.raises(ValueError, match="trainer.accumulate=0"):
+        TrainerConfig(accumulate=0)
+
+
+def test_empty_training_data_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="no training batches"):
+        Trainer(Regression(), config(), tmp_path).fit(lambda epoch: iter([]))
