@@ -9,6 +9,7 @@ import sys
 import torch
 
 from asr.decoding import METHODS, ASRDecodingOptions
+from echoformer.cpu_memory import keep_freed_memory
 from echoformer.model_dir import ModelDirError
 from echoformer.output_layer import SOFTMAX_KINDS, SoftmaxConfig
 
@@ -69,6 +70,7 @@ def transcribe_main(argv: list[str] | None = None) -> None:
     args = build_transcribe_parser().parse_args(argv)
     from asr.transcribe import Transcriber
 
+    keep_freed_memory()
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.device.startswith("cuda") and not torch.cuda.is_available():

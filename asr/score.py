@@ -1,6 +1,6 @@
 """Word error rate with substitutions, deletions and insertions (jiwer), per test set.
 
-    python -m asr.score --ref data/synth_asr/test.jsonl --hyp exp/decode/test.jsonl \
+    asr-score --ref data/synth_asr/test.jsonl --hyp exp/decode/test.jsonl \
         [--ref REF2 --hyp HYP2 ...] [--json wer.json]
 
 REF is a manifest (JSON lines with `audio` and `text`); HYP is the output of
@@ -107,7 +107,7 @@ def markdown_table(results: list[WER]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m asr.score", description=__doc__,
+    parser = argparse.ArgumentParser(prog="asr-score", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ref", type=Path, action="append", required=True,
                         help="reference manifest (repeat for several test sets)")
@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         results = [score_test_set(r, h) for r, h in zip(args.ref, args.hyp)]
     except (ManifestError, FileNotFoundError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"asr-score: {err}", file=sys.stderr)
         return 1
     print(markdown_table(results))
     if args.json:

@@ -12,11 +12,9 @@ from __future__ import annotations
 import sys
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
 import hydra
 import torch
-import yaml
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader
@@ -28,42 +26,19 @@ from asr.dataset import DurationBatchSampler, SpeechDataset, collate
 from asr.features import GlobalCMVN
 from asr.model import ASRModel, count_parameters
 from echoformer.config_schema import to_dataclass
+from echoformer.cpu_memory import keep_freed_memory
 from echoformer.model_dir import save_model_dir
 from echoformer.paths import CONF_DIR
 from echoformer.tokenizer import Tokenizer
 from echoformer.training import Trainer
+from echoformer.training.run_dir import check_resumable, resolve_device
 from echoformer.training.trainer import evaluate
 
 register()
 
-RUN_CONFIG_FILE = "run_config.yaml"
 MODEL_DIR = "model"
 FRAMES_PER_SECOND = 100  # fbank frame shift 10 ms
 _MUST_MATCH_ON_RESUME = ("data", "model", "reuse")
-
-
-def resolve_device(name: str) -> torch.device:
-    """auto -> cuda when available, else cpu; a CUDA device that is absent is an error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device={name} asked for, but CUDA is not available here; "
-                         "use device=cpu (or auto)")
-    return torch.device(name)
-
-
-def check_resumable(run_dir: Path, run_config: dict[str, Any]) -> None:
-    """Record the run's config; refuse to resume a run whose data/model/reuse differ."""
-    path = run_dir / RUN_CONFIG_FILE
-    if path.is_file():
-        before = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        for section in _MUST_MATCH_ON_RESUME:
-            if before.get(section) != run_config.get(section):
-                raise ValueError(
-                    f"{run_dir} holds a run with a different `{section}` config; pick another "
-                    "hydra.run.dir, or delete the folder to start over")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(run_config, sort_keys=False), encoding="utf-8")
 
 
 def trainable(utterances: list[Utterance], tokenizer: Tokenizer, max_duration: float
@@ -94,13 +69,15 @@ def _data_paths(config: ASRTrainConfig) -> tuple[Path, Path, Path, Path]:
 def train(config: ASRTrainConfig, run_dir: Path) -> Path:
     """Train as `config` says into `run_dir`; returns the exported model directory."""
     run_dir = Path(run_dir)
+    keep_freed_memory()
     if config.threads:
         torch.set_num_threads(config.threads)
     device = resolve_device(config.device)
     pattern = config.reuse.pattern_for(config.model.num_layers)
     train_path, valid_path, spm_path, cmvn_path = _data_paths(config)
     run_config = OmegaConf.to_container(OmegaConf.structured(config), resolve=True)
-    check_resumable(run_dir, run_config)
+    check_resumable(run_dir, run_config,
+                    {key: (lambda c, k=key: c.get(k)) for key in _MUST_MATCH_ON_RESUME})
     tokenizer, cmvn = Tokenizer(spm_path), GlobalCMVN.load(cmvn_path)
     d = config.data
     train_utts = read_manifest(train_path)[: d.max_utterances]

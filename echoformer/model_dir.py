@@ -115,7 +115,7 @@ def read_meta(directory: Path) -> dict[str, Any]:
     meta_path = directory / META_FILE
     if not meta_path.is_file():
         raise ModelDirError(f"{directory} is not a model directory (no {META_FILE}); pass the "
-                            "folder a training run wrote, e.g. exp/nmt/en-de/tiny-none/model")
+                            "model/ folder a training run wrote (asr-train or nmt-train)")
     meta = yaml.safe_load(meta_path.read_text(encoding="utf-8")) or {}
     version = meta.get("format_version")
     if version != FORMAT_VERSION:

@@ -1,6 +1,6 @@
 """BLEU and chrF of translations against references (sacreBLEU), with their signatures.
 
-    python -m nmt.score --hyp test.hyp.de --ref data/ding_nmt/test.de [--json]
+    nmt-score --hyp test.hyp.de --ref data/ding_nmt/test.de [--json]
 
 Both files hold detokenised text, one sentence a line, line-aligned (nmt-translate writes
 detokenised text; sacreBLEU tokenises internally, 13a by default).
@@ -52,7 +52,7 @@ def corpus_scores(hypotheses: Sequence[str], references: Sequence[str], tokenize
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m nmt.score", description=__doc__,
+    parser = argparse.ArgumentParser(prog="nmt-score", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--hyp", required=True, type=Path, help="translations, one a line")
     parser.add_argument("--ref", required=True, type=Path, help="references, one a line")
@@ -64,7 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ref_lines = _read(args.ref)
         result = corpus_scores(hyp_lines, ref_lines, args.tokenize)
     except (FileNotFoundError, ValueError) as error:
-        print(f"nmt.score: {error}", file=sys.stderr)
+        print(f"nmt-score: {error}", file=sys.stderr)
         return 2
     print(json.dumps(asdict(result), indent=2) if args.json else result.report())
     return 0

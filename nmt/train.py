@@ -12,11 +12,11 @@ import dataclasses
 import sys
 from dataclasses import asdict
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import hydra
 import torch
-import yaml
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
@@ -26,6 +26,7 @@ from echoformer.model_dir import file_sha256, save_model_dir
 from echoformer.paths import CONF_DIR
 from echoformer.tokenizer import Tokenizer
 from echoformer.training import Trainer, TrainingSummary
+from echoformer.training.run_dir import check_resumable, resolve_device
 from echoformer.training.trainer import evaluate
 from nmt.config import NMTTrainConfig, register
 from nmt.data.dataset import TokenizedPairs
@@ -33,41 +34,16 @@ from nmt.model import TransformerNMT, parameter_count
 
 register()
 
-RUN_CONFIG_FILE = "run_config.yaml"
 MODEL_DIR = "model"
 
 
-def resolve_device(name: str) -> torch.device:
-    """auto -> cuda when available, else cpu; a CUDA device that is absent is an error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device={name} asked for, but CUDA is not available here; "
-                         "use device=cpu (or auto)")
-    return torch.device(name)
-
-
-def check_resumable(run_dir: Path, run_config: dict[str, Any]) -> None:
-    """Record the run's config; refuse to resume a run that trains another model (data,
-    direction, tokenizer, model size, reuse). Trainer settings and batch sizes may change."""
-    path = run_dir / RUN_CONFIG_FILE
-    if path.is_file():
-        before = _identity(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
-        now = _identity(run_config)
-        for key in now:
-            if before.get(key) != now[key]:
-                raise ValueError(
-                    f"{run_dir} holds a run with a different {key} ({before.get(key)} there, "
-                    f"{now[key]} now); pick another hydra.run.dir, or delete the folder to "
-                    "start over")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(run_config, sort_keys=False), encoding="utf-8")
-
-
-def _identity(run_config: dict[str, Any]) -> dict[str, Any]:
-    data = run_config.get("data", {})
-    identity = {f"data.{key}": data.get(key) for key in ("dir", "src_lang", "tgt_lang", "spm")}
-    identity.update({key: run_config.get(key) for key in ("model", "reuse", "tokenizer_sha256")})
+def run_identity() -> dict[str, Callable[[dict], Any]]:
+    """What must match to resume a run: data, direction, tokenizer, model size and reuse;
+    trainer settings and batch sizes may change."""
+    data = ("dir", "src_lang", "tgt_lang", "spm")
+    identity = {f"data.{key}": (lambda c, k=key: c.get("data", {}).get(k)) for key in data}
+    identity.update({key: (lambda c, k=key: c.get(k))
+                     for key in ("model", "reuse", "tokenizer_sha256")})
     return identity
 
 
@@ -92,7 +68,8 @@ def train(config: NMTTrainConfig, run_dir: Path) -> Path:
           file=sys.stderr)
     run_config = OmegaConf.to_container(OmegaConf.structured(config), resolve=True)
     run_config["tokenizer_sha256"] = file_sha256(spm_path)
-    check_resumable(run_dir, run_config)  # only now: a run that failed to start left nothing
+    # Only now: a run that failed to start leaves nothing behind.
+    check_resumable(run_dir, run_config, run_identity())
     seed = config.trainer.seed
     summary = Trainer(model, config.trainer, run_dir, device).fit(
         lambda epoch: train_pairs.batches(d.max_tokens, seed + epoch),

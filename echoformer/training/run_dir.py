@@ -1,0 +1,40 @@
+"""What every training app does with its run folder and device before training."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from collections.abc import Callable
+from typing import Any
+
+import torch
+import yaml
+
+RUN_CONFIG_FILE = "run_config.yaml"
+
+
+def resolve_device(name: str) -> torch.device:
+    """auto -> cuda when available, else cpu; a CUDA device that is absent is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device={name} asked for, but CUDA is not available here; "
+                         "use device=cpu (or auto)")
+    return torch.device(name)
+
+
+def check_resumable(run_dir: Path, run_config: dict[str, Any],
+                    identity: dict[str, Callable[[dict], Any]]) -> None:
+    """Record the run's config in `run_dir`; refuse to resume a run there that trains another
+    model. `identity` maps a name (data, model size, reuse, ...) to a function of a config;
+    any that gives another value for the folder's recorded config is an error."""
+    path = run_dir / RUN_CONFIG_FILE
+    if path.is_file():
+        before = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        for key, of in identity.items():
+            if of(before) != of(run_config):
+                raise ValueError(
+                    f"{run_dir} holds a run with a different {key} ({of(before)} there, "
+                    f"{of(run_config)} now); pick another hydra.run.dir, or delete the folder "
+                    "to start over")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(run_config, sort_keys=False), encoding="utf-8")
