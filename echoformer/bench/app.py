@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import sys
 from pathlib import Path
 
@@ -41,12 +43,21 @@ def run_layers(cfg: DictConfig) -> dict:
     }
 
 
+# Task suites live with their task and are loaded by name, so echoformer imports no task.
+# A suite module has `run(cfg, out_dir) -> results` (it may write plots into out_dir) and
+# `markdown(results) -> str`.
+TASK_SUITES = {"asr": "asr.bench", "nmt": "nmt.bench"}
+
+
 def check(cfg: DictConfig) -> None:
     if cfg.suite not in SUITES:
         sys.exit(f"bench: unknown suite={cfg.suite!r}; choose one of {', '.join(SUITES)}")
-    if cfg.suite != "layers":
-        sys.exit(f"bench suite={cfg.suite}: not built yet (it arrives with the "
-                 f"{cfg.suite.upper()} task); `bench suite=layers` works now.")
+    if cfg.suite in TASK_SUITES:
+        if importlib.util.find_spec(TASK_SUITES[cfg.suite]) is None:
+            sys.exit(f"bench suite={cfg.suite}: not built yet; `bench suite=layers` works now.")
+        if not cfg.model:
+            sys.exit(f"bench suite={cfg.suite} needs a trained model directory: "
+                     f"bench suite={cfg.suite} model=exp/.../model")
     if cfg.device.startswith("cuda") and not torch.cuda.is_available():
         sys.exit(f"bench: device={cfg.device} asked for, but CUDA is not available here; "
                  "use device=cpu")
@@ -60,11 +71,16 @@ def main(cfg: DictConfig) -> None:
         cfg = OmegaConf.merge(cfg, QUICK_OVERRIDES, OmegaConf.from_dotlist(given))
     torch.set_num_threads(cfg.threads)
     out_dir = Path(HydraConfig.get().runtime.output_dir)
-    results = run_layers(cfg)
+    if cfg.suite in TASK_SUITES:
+        suite = importlib.import_module(TASK_SUITES[cfg.suite])
+        results = suite.run(cfg, out_dir)
+        markdown = suite.markdown(results)
+    else:
+        results = run_layers(cfg)
+        report.plot_attention(results["attention"], out_dir)
+        report.plot_output_layer(results["output_layer"], out_dir)
+        markdown = report.layers_markdown(results)
     report.write_json(results, out_dir)
-    report.plot_attention(results["attention"], out_dir)
-    report.plot_output_layer(results["output_layer"], out_dir)
-    markdown = report.layers_markdown(results)
     (out_dir / "report.md").write_text(markdown + "\n")
     print(markdown)
     print(f"\nWrote results.json, report.md and plots to {out_dir}")

@@ -30,6 +30,30 @@ class OutputLayerBenchConfig:
 
 
 @dataclass
+class NMTBenchConfig:
+    """suite=nmt: decoding speed of a trained model directory (`model=DIR`)."""
+
+    sentences: str | None = None  # source text, one sentence a line (default: the test split)
+    max_sentences: int = 96  # timed sentences per case
+    beams: list[int] = field(default_factory=lambda: [1, 5])
+    batches: list[int] = field(default_factory=lambda: [1, 32])
+    group_size: int = 4  # encoder reuse rows: this group size against no reuse (same sizes)
+    agreement_sentences: int = 200  # teacher-forced states for SVD-softmax agreement
+
+
+@dataclass
+class ASRBenchConfig:
+    """suite=asr: encoder latency per input length and real-time factor (`model=DIR`)."""
+
+    seconds: list[float] = field(default_factory=lambda: [5.0, 10.0, 20.0, 30.0, 60.0])
+    group_size: int = 4  # encoder reuse rows: this group size against no reuse (same sizes)
+    methods: list[str] = field(default_factory=lambda: [
+        "ctc_greedy", "ctc_prefix_beam", "joint_beam", "attention_rescoring"])
+    manifest: str | None = None  # audio for the real-time factor (default: the test set)
+    max_utterances: int = 20
+
+
+@dataclass
 class BenchConfig:
     suite: str = "layers"
     quick: bool = False  # a reduced grid, for tests and smoke runs
@@ -40,6 +64,8 @@ class BenchConfig:
     model: str | None = None  # model directory, for suite=asr|nmt
     attention: AttentionBenchConfig = field(default_factory=AttentionBenchConfig)
     output_layer: OutputLayerBenchConfig = field(default_factory=OutputLayerBenchConfig)
+    nmt: NMTBenchConfig = field(default_factory=NMTBenchConfig)
+    asr: ASRBenchConfig = field(default_factory=ASRBenchConfig)
 
 
 QUICK_OVERRIDES = {
@@ -47,6 +73,8 @@ QUICK_OVERRIDES = {
     "attention": {"lengths": [128, 512], "groups": [2, 4]},
     "output_layer": {"vocabs": [8192, 32768], "dims": [256], "rows": [1, 5],
                      "agreement_rows": 64},
+    "nmt": {"max_sentences": 8, "batches": [1, 8], "agreement_sentences": 16},
+    "asr": {"seconds": [5.0, 10.0], "max_utterances": 2},
 }
 
 
