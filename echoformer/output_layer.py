@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from echoformer.svd_softmax import SVDFactors, SVDSoftmax
+from echoformer.svd_softmax import SVDFactors, SVDSoftmax, full_logits
 
 SOFTMAX_KINDS = ("full", "svd")
 
@@ -72,8 +72,10 @@ class OutputLayer(nn.Module):
 
     def log_probs(self, h: Tensor) -> Tensor:
         """(..., D) -> log-probabilities (..., V); SVD-softmax in eval mode when chosen."""
-        if self.svd is None or self.training:
+        if self.training:
             return F.log_softmax(self.linear(h).float(), dim=-1)
+        if self.svd is None:
+            return F.log_softmax(full_logits(self.linear, h).float(), dim=-1)
         self.svd.eval()
         return self.svd(h)
 

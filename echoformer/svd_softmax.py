@@ -27,6 +27,17 @@ _MAX_SAMPLE_STRIDE = 16
 _SAMPLE_SLACK = 1.1
 
 
+def full_logits(linear: nn.Linear, h: Tensor) -> Tensor:
+    """Exact logits (..., V) of the full layer at inference, in the layout MKL runs fastest
+    on CPU for a few rows: (A·hᵀ + b)ᵀ is ~2× `F.linear(h, A, b)` there (measured by
+    `bench suite=layers`, which takes the faster of the two as its baseline)."""
+    rows, bias = h.reshape(-1, h.shape[-1]), linear.bias
+    logits = linear.weight @ rows.T
+    if bias is not None:
+        logits += bias[:, None]
+    return logits.T.contiguous().reshape(*h.shape[:-1], -1)
+
+
 @dataclass
 class SVDFactors:
     """rotation: (D, D) so that h̃ = h @ rotation; head: (V, W) = B[:, :W]; tail: (V, D-W)."""
@@ -123,12 +134,7 @@ class SVDSoftmax(nn.Module):
         return self.max_rows is not None and h[..., 0].numel() > self.max_rows
 
     def _full_logits(self, h: Tensor) -> Tensor:
-        """Exact logits (..., V); (A·hᵀ + b)ᵀ is the faster layout for MKL on CPU."""
-        rows, bias = h.reshape(-1, h.shape[-1]), self.linear.bias
-        logits = self.linear.weight @ rows.T
-        if bias is not None:
-            logits += bias[:, None]
-        return logits.T.contiguous().reshape(*h.shape[:-1], -1)
+        return full_logits(self.linear, h)
 
     def union_size(self, h: Tensor) -> int:
         """How many distinct words are candidates of at least one row of h (..., D)."""
