@@ -1,0 +1,186 @@
+"""`bench suite=nmt model=DIR`: how fast a translation model decodes, and what its two
+accelerations give, in one run (loaded by `echoformer/bench/app.py`).
+
+- decoding: sentences/s and output tokens/s for each beam size × batch size, full softmax and
+  SVD-softmax timed in alternation on the same sentences;
+- encoder: the model's encoder size with no reuse vs groups of `group_size` (random weights:
+  speed only), on the same sentences;
+- agreement: top-1/top-5 agreement of SVD-softmax with the full softmax on the trained
+  decoder's real hidden states (teacher-forced on the references).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import torch
+import yaml
+from omegaconf import DictConfig, OmegaConf
+
+from echoformer.bench import report
+from echoformer.bench.layers import agreement
+from echoformer.bench.timing import compare, machine_facts
+from echoformer.model_dir import RUN_CONFIG_FILE
+from echoformer.output_layer import SoftmaxConfig
+from echoformer.reuse_config import ReuseConfig
+from echoformer.svd_softmax import full_logits
+from echoformer.tokenizer import BOS_ID, EOS_ID
+from nmt.data.batching import pad
+from nmt.data.local import read_lines
+from nmt.model import TransformerNMT
+from nmt.translate import Translator
+
+def run(cfg: DictConfig, out_dir: Path) -> dict:
+    c, device = cfg.nmt, cfg.device
+    model_dir = Path(cfg.model)
+    translators = {kind: Translator(model_dir, device, softmax=SoftmaxConfig(kind=kind))
+                   for kind in ("full", "svd")}
+    sources, references = _test_sentences(model_dir, c.sentences, translators["full"])
+    timed = sources[: c.max_sentences]
+    model = translators["full"].model
+    return {
+        "suite": "nmt", "machine": machine_facts(device), "model": str(model_dir),
+        "config": OmegaConf.to_container(cfg),
+        "setup": {"sentences": len(timed), "vocab": model.vocab_size,
+                  "d_model": model.config.d_model,
+                  "svd": dataclasses.asdict(translators["svd"].model.output.softmax)},
+        "decoding": _decoding_records(translators, timed, c.beams, c.batches, device, cfg),
+        "encoder": _encoder_records(model, translators["full"], timed, c.batches,
+                                    c.group_size, device, cfg),
+        "agreement": _agreement(translators["svd"], sources[: c.agreement_sentences],
+                                references[: c.agreement_sentences], device),
+    }
+
+
+def _test_sentences(model_dir: Path, path: str | None, translator: Translator
+                    ) -> tuple[list[str], list[str] | None]:
+    """Source lines (non-empty) and, when known, their references."""
+    if path:
+        return [line for line in read_lines(Path(path)) if line.strip()], None
+    config_file = model_dir / RUN_CONFIG_FILE
+    data = yaml.safe_load(config_file.read_text()).get("data", {}) if config_file.is_file() else {}
+    files = [Path(data.get("dir", "")) / f"test.{data.get(lang)}"
+             for lang in ("src_lang", "tgt_lang")]
+    if not data or not files[0].is_file():
+        raise FileNotFoundError(f"bench suite=nmt: no test sentences found for {model_dir} "
+                                f"(looked for {files[0]}); pass nmt.sentences=FILE")
+    pairs = [(s, t) for s, t in zip(read_lines(files[0]), read_lines(files[1])) if s.strip()]
+    return [s for s, _ in pairs], [t for _, t in pairs]
+
+
+def _decoding_records(translators: dict[str, Translator], sentences: list[str], beams,
+                      batches, device: str, cfg: DictConfig) -> list[dict]:
+    records = []
+    for beam in beams:
+        for batch in batches:
+            outputs: dict[str, int] = {}
+
+            def decode(kind: str) -> None:
+                t = translators[kind]
+                t.options = dataclasses.replace(t.options, beam_size=beam, nbest=1)
+                results = t.translate(sentences, batch_size=batch)
+                outputs[kind] = sum(len(t.tokenizer.encode(r.text)) for r in results)
+
+            ms = compare({kind: (lambda k=kind: decode(k)) for kind in translators}, device,
+                         cfg.warmup, cfg.repeats)
+            for kind in translators:
+                seconds = ms[kind] / 1e3
+                records.append({"softmax": kind, "beam": beam, "batch": batch,
+                                "ms": ms[kind], "sentences_per_s": len(sentences) / seconds,
+                                "tokens_per_s": outputs[kind] / seconds,
+                                "speedup": ms["full"] / ms[kind]})
+    return records
+
+
+def _encoder_records(model: TransformerNMT, translator: Translator, sentences: list[str],
+                     batches, group_size: int, device: str, cfg: DictConfig) -> list[dict]:
+    """Encoder time with no reuse vs reuse (random weights, the trained model's sizes)."""
+    config, layers = model.config, model.config.encoder_layers
+    pattern = ReuseConfig(group_size=group_size).pattern_for(layers)
+    torch.manual_seed(0)
+    encoders = {name: TransformerNMT(config, model.vocab_size, p).to(device).eval()
+                for name, p in (("baseline", [1] * layers), ("reuse", pattern))}
+    ids = [translator.tokenizer.encode(s)[: config.max_length - 1] + [EOS_ID]
+           for s in sentences]
+    records = []
+    for batch in batches:
+        chunks = [pad(ids[i:i + batch]).to(device) for i in range(0, len(ids), batch)]
+
+        def encode_all(encoder: TransformerNMT) -> None:
+            for chunk in chunks:
+                encoder.encode(chunk)
+
+        ms = compare({name: (lambda e=e: encode_all(e)) for name, e in encoders.items()},
+                     device, cfg.warmup, cfg.repeats)
+        records.append({"batch": batch, "pattern": pattern, "baseline_ms": ms["baseline"],
+                        "reuse_ms": ms["reuse"], "speedup": ms["baseline"] / ms["reuse"]})
+    return records
+
+
+def _agreement(translator: Translator, sources: list[str], references: list[str] | None,
+               device: str) -> dict:
+    """SVD-softmax vs full softmax on the decoder's hidden states for the references."""
+    if not references:
+        return {"states": 0, "note": "no references (nmt.sentences given): not measured"}
+    model, tok = translator.model, translator.tokenizer
+    states = []
+    with torch.inference_mode():
+        for source, reference in zip(sources, references):
+            limit = model.config.max_length - 1
+            src = torch.tensor([tok.encode(source)[:limit] + [EOS_ID]], device=device)
+            tgt = torch.tensor([[BOS_ID] + tok.encode(reference)[:limit]], device=device)
+            encoded = model.encode(src)
+            states.append(model.decoder(tgt, encoded.memory, encoded.mask)[0])
+    hidden = torch.cat(states)
+    svd = model.output.svd.eval()
+    top1, top5 = agreement(lambda h: full_logits(model.output.linear, h).log_softmax(-1), svd,
+                           hidden, chunk=svd.max_rows or 16)
+    return {"states": len(hidden), "top1_agreement": top1, "top5_agreement": top5,
+            "W": svd.window, "N": svd.candidates,
+            "union_fraction_beam5": _beam_union(svd, hidden)}
+
+
+def _beam_union(svd, hidden: torch.Tensor) -> float:
+    """Mean share of the vocabulary covered by the candidates of 5 consecutive real states
+    (a stand-in for 5 beams of one sentence), the quantity that decides SVD-softmax's speed."""
+    groups = [hidden[i:i + 5] for i in range(0, len(hidden) - 4, 5)]
+    vocab = svd.linear.out_features
+    return sum(svd.union_size(g) for g in groups) / max(1, len(groups)) / vocab
+
+
+def markdown(results: dict) -> str:
+    m, s, a = results["machine"], results["setup"], results["agreement"]
+    lines = [
+        "# NMT benchmark",
+        "",
+        f"Model `{results['model']}` (V={s['vocab']}, D={s['d_model']}); machine: {m['cpu']}, "
+        f"device `{m['device']}`, {m['torch_threads']} torch threads, torch {m['torch']}. "
+        f"{s['sentences']} test sentences per case; medians of "
+        f"{results['config']['repeats']} interleaved repeats.",
+        "",
+        "## Decoding: full softmax vs SVD-softmax "
+        f"(W={s['svd']['window'] or 'D/8'}, N={s['svd']['candidates'] or 'V/16'})",
+        "",
+        report.markdown_table(results["decoding"], [
+            ("beam", "beam", "d"), ("batch", "batch", "d"), ("softmax", "softmax", "s"),
+            ("ms", "ms", ".1f"), ("sentences_per_s", "sentences/s", ".1f"),
+            ("tokens_per_s", "tokens/s", ".1f"), ("speedup", "vs full", ".2f")]),
+        "",
+        "## Encoder: no reuse vs reuse (random weights, the model's sizes)",
+        "",
+        report.markdown_table(results["encoder"], [
+            ("batch", "batch", "d"), ("baseline_ms", "no reuse ms", ".2f"),
+            ("reuse_ms", "reuse ms", ".2f"), ("speedup", "speed-up", ".2f")]),
+        "",
+        "## SVD-softmax agreement on the trained decoder's states",
+        "",
+    ]
+    if a.get("states"):
+        lines.append(
+            f"{a['states']} teacher-forced states: top-1 agreement {a['top1_agreement']:.4f}, "
+            f"top-5 {a['top5_agreement']:.4f} (W={a['W']}, N={a['N']}); 5 consecutive states "
+            f"cover {a['union_fraction_beam5']:.3f} of the vocabulary as candidates.")
+    else:
+        lines.append(a["note"])
+    return "\n".join(lines)
