@@ -51,10 +51,10 @@ def test_unknown_config_key_is_an_error(tmp_path):
     assert "atention" in run.stderr
 
 
-def test_suites_not_built_yet_say_so(tmp_path):
+def test_task_suites_need_a_model_directory(tmp_path):
     run = subprocess.run(BENCH + ["suite=asr", f"hydra.run.dir={tmp_path}"],
                          capture_output=True, text=True)
-    assert run.returncode != 0 and "not built yet" in run.stderr
+    assert run.returncode != 0 and "needs a trained model directory" in run.stderr
 
 
 def test_bound_counts_operations():

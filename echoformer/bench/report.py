@@ -95,11 +95,11 @@ def plot_attention(records: list[dict], out_dir: Path) -> Path:
         ax.plot([r["L"] for r in rs], [r["bound"] for r in rs], "--", color=line.get_color(),
                 label=f"group {group} bound")
     ax.axhline(1.0, color="grey", lw=0.8)
-    _log_axis_at(ax, sorted({r["L"] for r in records}))
+    log_axis_at(ax, sorted({r["L"] for r in records}))
     ax.set(xlabel="sequence length L", ylabel="speed-up vs fused SDPA",
            title="Attention map reuse")
     ax.legend()
-    return _save(fig, out_dir / "attention_speedup.png")
+    return save_figure(fig, out_dir / "attention_speedup.png")
 
 
 def plot_output_layer(records: list[dict], out_dir: Path) -> Path:
@@ -111,20 +111,20 @@ def plot_output_layer(records: list[dict], out_dir: Path) -> Path:
             ax.plot([r["V"] for r in rs], [r["speedup"] for r in rs], "o-",
                     label=f"D={dim}, rows={rows}")
     ax.axhline(1.0, color="grey", lw=0.8)
-    _log_axis_at(ax, sorted({r["V"] for r in records}))
+    log_axis_at(ax, sorted({r["V"] for r in records}))
     ax.set(xlabel="vocabulary V", ylabel="speed-up vs full softmax", title="SVD-softmax")
     ax.legend(fontsize="small")
-    return _save(fig, out_dir / "output_layer_speedup.png")
+    return save_figure(fig, out_dir / "output_layer_speedup.png")
 
 
-def _log_axis_at(ax, values: list[int]) -> None:
+def log_axis_at(ax, values: list[int]) -> None:
     """A log x axis labelled only at the measured values."""
     ax.set_xscale("log")
     ax.set_xticks(values, [str(v) for v in values])
     ax.minorticks_off()
 
 
-def _save(fig, path: Path) -> Path:
+def save_figure(fig, path: Path) -> Path:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

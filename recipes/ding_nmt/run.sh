@@ -12,7 +12,7 @@
 #         3 train (nmt-train) into --exp-dir (default exp/ding_nmt/<src>-<tgt>/<size>-<reuse>)
 #         4 translate the test split (nmt-translate) -> <exp-dir>/test.<softmax>.hyp.<tgt>
 #         5 score it: BLEU and chrF with sacreBLEU signatures -> <exp-dir>/test.<softmax>.scores.json
-#         6 latency (not built yet)
+#         6 latency: bench suite=nmt (decoding speed, encoder reuse, SVD agreement) -> <exp-dir>/bench
 # Without --stop-stage only the data stages run (1-2), or just --stage when it is later.
 # A whole tiny run on a CPU in a few minutes (the data of stages 1-2 already prepared):
 #   recipes/ding_nmt/run.sh --stage 3 --stop-stage 5 --model-size tiny --max-steps 300
@@ -127,6 +127,7 @@ if run_stage 5; then
 fi
 
 if run_stage 6; then
-  echo "stage 6 (latency): not built yet (bench suite=nmt)" >&2
-  exit 1
+  echo "== stage 6: latency and SVD-softmax agreement (bench suite=nmt) -> $exp_dir/bench"
+  "${bin}bench" suite=nmt model="$exp_dir/model" threads="$threads" \
+    hydra.run.dir="$exp_dir/bench"
 fi

@@ -13,7 +13,8 @@
 #         3 train (asr-train) into --exp-dir (default exp/synth_asr/<model>-<reuse>)
 #         4 decode test and test_unseen_voice with each of --methods (asr-transcribe)
 #         5 score: WER (sub/del/ins) and real-time factor per test set and method
-#         6 latency   (not built yet)
+#         6 latency: bench suite=asr (encoder per input length with and without reuse,
+#           self-attention share, real-time factor per method) -> <exp-dir>/bench
 # Without --stop-stage only the data stages run (1-2), or just --stage when it is later.
 # A whole tiny run on a CPU in a few minutes:
 #   recipes/synth_asr/run.sh --size tiny --data-dir data/synth_asr_tiny --stop-stage 5
@@ -135,6 +136,7 @@ if run_stage 5; then
 fi
 
 if run_stage 6; then
-  echo "stage 6 (latency): not built yet" >&2
-  exit 1
+  echo "== stage 6: latency (bench suite=asr) -> $exp_dir/bench"
+  "${bin}bench" suite=asr model="$exp_dir/model" asr.manifest="$data_dir/test.jsonl" \
+    hydra.run.dir="$exp_dir/bench"
 fi

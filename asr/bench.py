@@ -1,0 +1,249 @@
+"""The `asr` bench suite (`bench suite=asr model=DIR`): encoder latency and real-time factor.
+
+Encoder: the model directory's Conformer shape, rebuilt twice with random weights (same seed,
+same sizes): no reuse against attention-map reuse in groups of `asr.group_size`, on random
+80-bin fbank-like input of 100 frames/s, batch 1. A third copy has each self-attention module
+replaced by `AttentionStandIn` (returns its input); `attention_share` = 1 − that time / the
+no-reuse time: the share of the encoder spent in self-attention (projections, relative
+positions, map and output). The three are timed interleaved in one `compare` call.
+
+Real-time factor: the trained model itself transcribes up to `asr.max_utterances` files of a
+manifest (default: `test.jsonl` of the data folder it was trained on) with each decoding
+method, file by file (batch 1); rtf = wall-clock seconds / audio seconds, after one untimed
+warm-up file per method.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import torch
+import yaml
+from omegaconf import DictConfig, OmegaConf
+from torch import Tensor, nn
+
+from asr.data.manifest import ManifestError, Utterance, read_manifest
+from asr.decoding import METHODS, ASRDecodingOptions
+from asr.features import NUM_MEL_BINS
+from asr.model import ASRModel, ASRModelConfig
+from asr.transcribe import Transcriber
+from echoformer.bench.report import log_axis_at, markdown_table, save_figure
+from echoformer.bench.timing import compare, machine_facts
+from echoformer.model_dir import RUN_CONFIG_FILE, LoadedModel, ModelDirError, load_model_dir
+from echoformer.reuse_config import ReuseConfig
+
+FRAMES_PER_SECOND = 100  # 10 ms fbank hop
+TEST_MANIFEST = "test.jsonl"
+
+ENCODER_COLUMNS = [("seconds", "seconds", "g"), ("frames", "frames", "d"),
+                   ("baseline_ms", "no reuse ms", ".1f"), ("reuse_ms", "reuse ms", ".1f"),
+                   ("speedup", "speed-up", ".2f"), ("pattern_text", "pattern", "s")]
+ATTENTION_COLUMNS = [("seconds", "seconds", "g"), ("encoder_ms", "encoder ms", ".1f"),
+                     ("without_attention_ms", "without attention ms", ".1f"),
+                     ("attention_share", "attention share", ".0%")]
+RTF_COLUMNS = [("method", "method", "s"), ("utterances", "files", "d"),
+               ("audio_seconds", "audio s", ".1f"), ("processing_seconds", "processing s", ".2f"),
+               ("rtf", "RTF", ".4f")]
+
+
+class AttentionStandIn(nn.Module):
+    """Takes a Conformer block's self-attention place at almost no cost: returns its input."""
+
+    def forward(self, x: Tensor, mask: Tensor | None = None, pos_emb: Tensor | None = None,
+                shared=None, workspace=None) -> tuple[Tensor, None]:
+        return x, None
+
+
+def random_encoder(config: ASRModelConfig, pattern: list[int], device: str,
+                   without_attention: bool = False) -> nn.Module:
+    """The encoder of an `ASRModel` of this shape with seed-0 random weights, in eval mode."""
+    torch.manual_seed(0)
+    encoder = ASRModel(config, vocab_size=2, reuse_pattern=pattern).encoder
+    if without_attention:
+        for block in encoder.blocks.layers:
+            block.attention = AttentionStandIn()
+    return encoder.to(device).eval()
+
+
+def encoder_records(config: ASRModelConfig, seconds_list: list[float], group_size: int,
+                    device: str, warmup: int, repeats: int) -> tuple[list[dict], list[dict]]:
+    """(encoder records, attention records), one of each per input length."""
+    n = config.num_layers
+    patterns = {"baseline": [1] * n, "reuse": ReuseConfig(group_size=group_size).pattern_for(n)}
+    encoders = {name: random_encoder(config, pattern, device)
+                for name, pattern in patterns.items()}
+    encoders["without_attention"] = random_encoder(config, patterns["baseline"], device, True)
+    encoder_rows, attention_rows = [], []
+    for seconds in seconds_list:
+        frames = round(seconds * FRAMES_PER_SECOND)
+        g = torch.Generator().manual_seed(1)
+        x = torch.randn(1, frames, config.input_dim, generator=g).to(device)
+        lengths = torch.tensor([frames], device=device)
+        ms = compare({name: (lambda e=e: e(x, lengths)) for name, e in encoders.items()},
+                     device, warmup, repeats)
+        encoder_rows.append({
+            "seconds": seconds, "frames": frames, "baseline_ms": ms["baseline"],
+            "reuse_ms": ms["reuse"], "speedup": ms["baseline"] / ms["reuse"],
+            "pattern": patterns["reuse"]})
+        attention_rows.append({
+            "seconds": seconds, "frames": frames, "encoder_ms": ms["baseline"],
+            "without_attention_ms": ms["without_attention"],
+            "attention_share": max(0.0, 1.0 - ms["without_attention"] / ms["baseline"])})
+    return encoder_rows, attention_rows
+
+
+def default_manifest(model_dir: Path) -> Path:
+    """test.jsonl of the data folder recorded in the model directory's training config."""
+    run_config = model_dir / RUN_CONFIG_FILE
+    data_dir = None
+    if run_config.is_file():
+        data_dir = ((yaml.safe_load(run_config.read_text(encoding="utf-8")) or {})
+                    .get("data", {}).get("dir"))
+    if not data_dir:
+        raise ValueError(f"{model_dir} records no training data folder ({RUN_CONFIG_FILE}); "
+                         "name the audio to transcribe: asr.manifest=PATH/test.jsonl")
+    manifest = Path(data_dir) / TEST_MANIFEST
+    if not manifest.is_file():
+        raise ValueError(f"{manifest} (the test set of the data the model was trained on) not "
+                         "found; name another manifest: asr.manifest=PATH.jsonl")
+    return manifest
+
+
+def rtf_records(loaded: LoadedModel, utterances: list[Utterance], methods: list[str],
+                device: str, warmup: int) -> list[dict]:
+    defaults = loaded.task.get("decoding", {})
+    records = []
+    paths = [str(u.audio) for u in utterances]
+    for method in methods:
+        options = ASRDecodingOptions(
+            method=method, beam_size=int(defaults.get("beam_size", 10)),
+            ctc_weight=float(defaults.get("ctc_weight", 0.3)),
+            length_penalty=float(defaults.get("length_penalty", 0.0)))
+        transcriber = Transcriber(loaded, options, batch_size=1, device=device)
+        for _ in range(warmup):
+            list(transcriber.transcribe(paths[:1]))
+        _synchronize(device)
+        started = time.perf_counter()
+        transcripts = list(transcriber.transcribe(paths))
+        _synchronize(device)
+        elapsed = time.perf_counter() - started
+        failed = [t for t in transcripts if t.error]
+        if failed:
+            raise ValueError(f"{len(failed)} file(s) could not be read, e.g. {failed[0].audio}: "
+                             f"{failed[0].error}")
+        audio = sum(t.duration for t in transcripts)
+        records.append({"method": method, "utterances": len(transcripts),
+                        "audio_seconds": audio, "processing_seconds": elapsed,
+                        "rtf": elapsed / audio, "beam_size": options.beam_size})
+    return records
+
+
+def _synchronize(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def _load(cfg: DictConfig) -> tuple[LoadedModel, Path]:
+    """The model and the manifest to transcribe, or exit with a message naming the fix."""
+    model_dir = Path(cfg.model)
+    try:
+        if not model_dir.is_dir():
+            raise ValueError(f"model directory {model_dir} not found; pass the model/ folder "
+                             "an asr-train run wrote: model=exp/.../model")
+        unknown = [m for m in cfg.asr.methods if m not in METHODS]
+        if unknown:
+            raise ValueError(f"unknown decoding method(s) {', '.join(unknown)} in asr.methods; "
+                             f"use some of {', '.join(METHODS)}")
+        loaded = load_model_dir(model_dir, cfg.device)
+        if not isinstance(loaded.model, ASRModel):
+            raise ValueError(f"{model_dir} holds a {loaded.meta.get('model_type')} model, not "
+                             "a speech recogniser; use bench suite=nmt for translation models")
+        manifest = Path(cfg.asr.manifest) if cfg.asr.manifest else default_manifest(model_dir)
+        if not manifest.is_file():
+            raise ValueError(f"manifest {manifest} not found; check asr.manifest=PATH.jsonl")
+    except (ModelDirError, ValueError) as error:
+        sys.exit(f"bench suite=asr: {error}")
+    return loaded, manifest
+
+
+def run(cfg: DictConfig, out_dir: Path) -> dict:
+    a = cfg.asr
+    loaded, manifest = _load(cfg)
+    try:
+        utterances = read_manifest(manifest)[:a.max_utterances]
+    except ManifestError as error:
+        sys.exit(f"bench suite=asr: {error}")
+    if not utterances:
+        sys.exit(f"bench suite=asr: {manifest} lists no utterances")
+    config: ASRModelConfig = loaded.model.config
+    assert config.input_dim == NUM_MEL_BINS, config.input_dim
+    encoder, attention = encoder_records(config, list(a.seconds), a.group_size, cfg.device,
+                                         cfg.warmup, cfg.repeats)
+    rtf = rtf_records(loaded, utterances, list(a.methods), cfg.device, cfg.warmup)
+    results = {
+        "suite": "asr", "machine": machine_facts(cfg.device),
+        "config": OmegaConf.to_container(cfg),
+        "model": {"dir": str(cfg.model), "d_model": config.d_model,
+                  "num_layers": config.num_layers, "n_heads": config.n_heads,
+                  "ffn_dim": config.ffn_dim, "trained_reuse_pattern":
+                      list(loaded.model.encoder.reuse_pattern)},
+        "manifest": str(manifest),
+        "encoder": encoder, "attention": attention, "rtf": rtf}
+    plot_encoder(encoder, attention, out_dir)
+    return results
+
+
+def plot_encoder(encoder: list[dict], attention: list[dict], out_dir: Path) -> Path:
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.6))
+    seconds = [r["seconds"] for r in encoder]
+    left.plot(seconds, [r["speedup"] for r in encoder], "o-")
+    left.axhline(1.0, color="grey", lw=0.8)
+    left.set(xlabel="input seconds", ylabel="speed-up vs no reuse", title="Encoder reuse")
+    right.plot(seconds, [100 * r["attention_share"] for r in attention], "o-")
+    right.set(xlabel="input seconds", ylabel="% of encoder time",
+              title="Self-attention share (no reuse)")
+    for ax in (left, right):
+        log_axis_at(ax, seconds)
+    return save_figure(fig, out_dir / "asr_encoder.png")
+
+
+def markdown(results: dict) -> str:
+    m, c, model = results["machine"], results["config"], results["model"]
+    encoder = [dict(r, pattern_text=str(r["pattern"])) for r in results["encoder"]]
+    return "\n".join([
+        "# ASR benchmark",
+        "",
+        f"Model `{model['dir']}`: Conformer D={model['d_model']}, {model['num_layers']} layers, "
+        f"{model['n_heads']} heads, FFN {model['ffn_dim']}. Machine: {m['cpu']}, device "
+        f"`{m['device']}`" + (f" ({m['gpu']})" if "gpu" in m else "")
+        + f", {m['torch_threads']} torch threads, torch {m['torch']}. Medians of "
+        f"{c['repeats']} interleaved repeats after {c['warmup']} warm-up calls.",
+        "",
+        "## Encoder latency",
+        "",
+        "This model's encoder shape with random weights, batch 1, random 80-bin input at "
+        f"{FRAMES_PER_SECOND} frames/s: no reuse against attention-map reuse in groups of "
+        f"{c['asr']['group_size']} (pattern = group sizes).",
+        "",
+        markdown_table(encoder, ENCODER_COLUMNS),
+        "",
+        "## Self-attention share",
+        "",
+        "The no-reuse encoder timed again with every self-attention module replaced by a "
+        "stand-in that returns its input (same run, interleaved); share = 1 − without / with.",
+        "",
+        markdown_table(results["attention"], ATTENTION_COLUMNS),
+        "",
+        "![encoder reuse speed-up and attention share](asr_encoder.png)",
+        "",
+        "## Real-time factor",
+        "",
+        f"The trained model transcribing files of `{results['manifest']}` one at a time "
+        "(audio reading and fbank included), after one untimed warm-up file; "
+        "RTF = processing seconds / audio seconds (lower is faster).",
+        "",
+        markdown_table(results["rtf"], RTF_COLUMNS),
+    ])

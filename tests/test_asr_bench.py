@@ -1,0 +1,73 @@
+"""`bench suite=asr`: encoder latency records, the full run's output, and its errors."""
+
+import json
+import subprocess
+import sys
+from dataclasses import replace
+
+import pytest
+
+from asr.bench import encoder_records
+from asr_fixtures import TINY, untrained_model_dir, write_tone
+
+BENCH = [sys.executable, "-m", "echoformer.bench.app", "suite=asr", "quick=true", "threads=1"]
+
+
+def test_encoder_records_compare_no_reuse_with_reuse_per_length():
+    config = replace(TINY, num_layers=4)
+    encoder, attention = encoder_records(config, [0.5, 1.0], group_size=2, device="cpu",
+                                         warmup=0, repeats=1)
+    assert [r["frames"] for r in encoder] == [50, 100]
+    for r in encoder:
+        assert r["pattern"] == [2, 2]
+        assert r["speedup"] == pytest.approx(r["baseline_ms"] / r["reuse_ms"])
+    for r in attention:
+        assert 0.0 <= r["attention_share"] < 1.0
+
+
+@pytest.fixture(scope="module")
+def model_and_manifest(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("asr_bench")
+    model_dir = untrained_model_dir(folder)
+    rows = []
+    for i, seconds in enumerate([1.0, 1.5, 2.0]):
+        write_tone(folder / f"tone{i}.wav", seconds)
+        rows.append({"audio": f"tone{i}.wav", "duration": seconds, "text": "the cat"})
+    manifest = folder / "test.jsonl"
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return model_dir, manifest
+
+
+def test_quick_run_writes_the_three_record_lists(model_and_manifest, tmp_path):
+    model_dir, manifest = model_and_manifest
+    subprocess.run(BENCH + [f"model={model_dir}", f"asr.manifest={manifest}",
+                            "asr.seconds=[1,2]", "repeats=1", f"hydra.run.dir={tmp_path}"],
+                   check=True, capture_output=True)
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert [r["seconds"] for r in results["encoder"]] == [1, 2]
+    for r in results["encoder"]:
+        assert {"seconds", "frames", "baseline_ms", "reuse_ms", "speedup", "pattern"} <= r.keys()
+    for r in results["attention"]:
+        assert {"seconds", "frames", "attention_share"} <= r.keys()
+    assert [r["method"] for r in results["rtf"]] == [
+        "ctc_greedy", "ctc_prefix_beam", "joint_beam", "attention_rescoring"]
+    for r in results["rtf"]:
+        assert r["audio_seconds"] == pytest.approx(2.5)  # max_utterances=2 in quick mode
+        assert r["rtf"] == pytest.approx(r["processing_seconds"] / r["audio_seconds"])
+    for name in ("report.md", "asr_encoder.png"):
+        assert (tmp_path / name).is_file(), name
+
+
+def test_a_missing_model_directory_is_named(tmp_path):
+    run = subprocess.run(BENCH + [f"model={tmp_path / 'nothing'}", f"hydra.run.dir={tmp_path}"],
+                         capture_output=True, text=True)
+    assert run.returncode != 0
+    assert "model directory" in run.stderr and "nothing" in run.stderr
+
+
+def test_a_model_without_recorded_data_needs_a_manifest(model_and_manifest, tmp_path):
+    model_dir, _ = model_and_manifest
+    run = subprocess.run(BENCH + [f"model={model_dir}", f"hydra.run.dir={tmp_path}"],
+                         capture_output=True, text=True)
+    assert run.returncode != 0
+    assert "asr.manifest=" in run.stderr
