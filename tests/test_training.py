@@ -171,3 +171,22 @@ def test_bad_trainer_settings_are_clear_errors():
 def test_empty_training_data_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="no training batches"):
         Trainer(Regression(), config(), tmp_path).fit(lambda epoch: iter([]))
+
+
+def test_ctrl_c_finishes_the_update_saves_a_checkpoint_and_a_rerun_resumes(tmp_path):
+    import os
+    import signal
+
+    def interrupted_batches(epoch):
+        for number, batch in enumerate(batches(epoch)):
+            if epoch == 0 and number == 6:
+                os.kill(os.getpid(), signal.SIGINT)  # as if the user pressed Ctrl-C here
+            yield batch
+
+    summary = Trainer(Regression(), config(max_steps=20), tmp_path).fit(interrupted_batches)
+    assert summary.stop_reason == "interrupted"
+    assert summary.progress.step == 7  # the update under way when Ctrl-C came was finished
+    assert 7 in CheckpointStore(tmp_path / "checkpoints", 10).steps()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+    resumed = Trainer(Regression(), config(max_steps=20), tmp_path).fit(batches)
+    assert resumed.stop_reason == "max_steps" and resumed.progress.step == 20

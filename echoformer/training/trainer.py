@@ -13,7 +13,9 @@ from __future__ import annotations
 import itertools
 import math
 import random
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import nullcontext
@@ -84,12 +86,23 @@ class Trainer:
         self._skipped_in_a_row = 0
         self._started, self._window, self._last_valid = time.perf_counter(), _Window(), {}
         self._bar: tqdm | None = None
+        self._interrupt = _StopOnInterrupt(self)
 
     # -- the loop -------------------------------------------------------------------------
     def fit(self, train_batches: Callable[[int], Iterable[Batch]],
             valid_batches: Callable[[], Iterable[Batch]] | None = None) -> TrainingSummary:
         """Train until a stop condition. `train_batches(epoch)` must give the same batches in
-        the same order for the same epoch (resume skips the ones already used)."""
+        the same order for the same epoch (resume skips the ones already used).
+
+        Ctrl-C (SIGINT) finishes the current update, saves a checkpoint and stops with
+        stop_reason "interrupted" (rerun to resume); a second Ctrl-C aborts at once.
+        """
+        with _StopOnInterrupt(self) as interrupt:
+            self._interrupt = interrupt
+            return self._fit(train_batches, valid_batches)
+
+    def _fit(self, train_batches: Callable[[int], Iterable[Batch]],
+             valid_batches: Callable[[], Iterable[Batch]] | None) -> TrainingSummary:
         c = self.config
         torch.manual_seed(c.seed)
         random.seed(c.seed)
@@ -150,6 +163,8 @@ class Trainer:
             self.save()
         if p.step >= c.max_steps:
             stop_reason = stop_reason or "max_steps"
+        if self._interrupt.requested:
+            stop_reason = stop_reason or "interrupted"
         elapsed = time.perf_counter() - self._started
         if c.max_minutes is not None and elapsed > 60 * c.max_minutes:
             stop_reason = stop_reason or "max_minutes"
@@ -301,3 +316,27 @@ class _Window:
         if "nll" in row:
             row["ppl"] = math.exp(min(row["nll"], 50.0))
         return row
+
+
+class _StopOnInterrupt:
+    """While training, the first SIGINT only asks the loop to stop after the current update
+    (the loop then saves a checkpoint); the second raises KeyboardInterrupt as usual."""
+
+    def __init__(self, trainer: Trainer) -> None:
+        self.trainer, self.requested, self._previous = trainer, False, None
+
+    def __enter__(self) -> _StopOnInterrupt:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        print("\ninterrupted: saving a checkpoint after this update (Ctrl-C again to abort)",
+              file=sys.stderr, flush=True)
