@@ -8,13 +8,16 @@
 # collects the reports. Options:
 #   --device cuda|cpu   the accelerator to measure (default cuda); cpu figures are always added
 #   --quick             reduced grids (smoke test)
-#   --suites "layers"   which bench suites to run (default: layers)
+#   --suites "layers"   which bench suites to run (default: layers, plus asr / nmt when
+#                       their model is given)
+#   --asr-model DIR     a trained ASR model directory: adds suite asr
+#   --nmt-model DIR     a trained NMT model directory: adds suite nmt
 #   --threads N         CPU threads for the cpu runs (default: all cores)
 #   --out DIR           default recipes/bench/results/<date>_<device>
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-device=cuda quick=false suites="layers" threads=$(nproc) out=""
+device=cuda quick=false suites="layers" threads=$(nproc) out="" asr_model="" nmt_model=""
 while (($#)); do
   case $1 in
     --device) device=$2; shift 2 ;;
@@ -22,7 +25,9 @@ while (($#)); do
     --suites) suites=$2; shift 2 ;;
     --threads) threads=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    --asr-model) asr_model=$2; suites="$suites asr"; shift 2 ;;
+    --nmt-model) nmt_model=$2; suites="$suites nmt"; shift 2 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "gpu.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -43,7 +48,10 @@ for suite in $suites; do
   for dev in "${devices[@]}"; do
     run_dir="$out/${suite}_${dev}"
     echo "== bench suite=$suite device=$dev -> $run_dir"
-    "$bench" suite="$suite" device="$dev" quick="$quick" threads="$threads" \
+    model=()
+    [ "$suite" = asr ] && model=(model="$asr_model")
+    [ "$suite" = nmt ] && model=(model="$nmt_model")
+    "$bench" suite="$suite" device="$dev" quick="$quick" threads="$threads" "${model[@]}" \
       hydra.run.dir="$run_dir"
     sed 's/^#/##/' "$run_dir/report.md" | sed "s#](\([a-z_]*\.png\))#](${suite}_${dev}/\1)#" \
       >> "$out/README.md"
