@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import pickle
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -143,7 +144,13 @@ def load_model_dir(directory: Path, device: str | torch.device = "cpu") -> Loade
         raise ModelDirError(f"{weights} does not match the checksum in {META_FILE}: the file "
                             "is damaged or was replaced; export the model again")
     model = _REGISTRY[model_type].from_config(meta["architecture"])
-    state = torch.load(weights, map_location="cpu", weights_only=True)
+    try:
+        state = torch.load(weights, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        raise ModelDirError(
+            f"{weights} was refused: it holds more than tensors (objects that would run code "
+            f"when loaded), so it is not loaded; use a model directory written by "
+            f"asr-train or nmt-train. ({str(error).splitlines()[0]})") from None
     model.load_state_dict(state)
     tokenizer = Tokenizer(directory / TOKENIZER_FILE)
     return LoadedModel(model.to(device).eval(), tokenizer, meta, directory)

@@ -6,7 +6,8 @@ import pytest
 import torch
 import yaml
 
-from echoformer.model_dir import META_FILE, WEIGHTS_FILE, ModelDirError, load_model_dir
+from echoformer.model_dir import (META_FILE, WEIGHTS_FILE, ModelDirError, file_sha256,
+                                  load_model_dir)
 from echoformer.svd_cache import CACHE_FILE, cached_svd_factors
 from tiny_nmt import random_model_dir, write_tiny_corpus
 
@@ -90,3 +91,26 @@ def test_svd_cache_of_other_weights_is_not_used(model_dir):
     fresh = cached_svd_factors(linear, 4, model_dir, "new-weights")
     reconstructed = torch.cat([fresh.head, fresh.tail], 1) @ fresh.rotation.T
     torch.testing.assert_close(reconstructed, linear.weight, atol=1e-4, rtol=0)
+
+
+class _RunsCode:
+    """A pickle that would create a file when unpickled (as an attacker's code would run)."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_weights_that_would_run_code_are_refused_and_nothing_runs(model_dir, tmp_path):
+    marker = tmp_path / "code_ran"
+    weights = model_dir / WEIGHTS_FILE
+    torch.save({"embedding.weight": _RunsCode(marker)}, weights)
+    meta_path = model_dir / META_FILE  # an attacker can also update the checksum
+    meta = yaml.safe_load(meta_path.read_text())
+    meta["weights_sha256"] = file_sha256(weights)
+    meta_path.write_text(yaml.safe_dump(meta))
+    with pytest.raises(ModelDirError, match="was refused: it holds more than tensors"):
+        load_model_dir(model_dir)
+    assert not marker.exists()
