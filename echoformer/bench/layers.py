@@ -74,7 +74,7 @@ def synthetic_output_layer(vocab: int, dim: int, seed: int = 0, zipf_bias: bool 
     a Zipf(1) unigram distribution over a random word order, as trained biases roughly are.
     """
     g = torch.Generator().manual_seed(seed)
-    spectrum = torch.exp(-16.0 * torch.arange(dim) / dim) + 0.05
+    spectrum = synthetic_spectrum(dim)
     rotation, _ = torch.linalg.qr(torch.randn(dim, dim, generator=g))
     weight = torch.randn(vocab, dim, generator=g).mul_(spectrum) @ rotation.T
     layer = nn.Linear(dim, vocab)
@@ -90,11 +90,13 @@ def synthetic_output_layer(vocab: int, dim: int, seed: int = 0, zipf_bias: bool 
 def hidden_states(rows: int, dim: int, seed: int) -> torch.Tensor:
     """Independent Gaussian decoder states scaled so that logits have std ≈ 3 (peaked)."""
     g = torch.Generator().manual_seed(seed)
-    return torch.randn(rows, dim, generator=g) * (3.0 / math.sqrt(_spectrum_energy(dim)))
+    energy = float((synthetic_spectrum(dim) ** 2).sum())
+    return torch.randn(rows, dim, generator=g) * (3.0 / math.sqrt(energy))
 
 
-def _spectrum_energy(dim: int) -> float:
-    return float(((torch.exp(-16.0 * torch.arange(dim) / dim) + 0.05) ** 2).sum())
+def synthetic_spectrum(dim: int) -> torch.Tensor:
+    """s_j = exp(-16 j / D) + 0.05, j < D: the singular values of `synthetic_output_layer`."""
+    return torch.exp(-16.0 * torch.arange(dim) / dim) + 0.05
 
 
 def agreement(full: Callable, svd: SVDSoftmax, states: torch.Tensor, chunk: int = 32
