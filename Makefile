@@ -8,8 +8,10 @@ INSTALLED := $(VENV)/.installed
 
 .PHONY: demo test test-slow system clean
 
+# Corpora, two time-budgeted trainings, decoding, latency benchmarks, exp/demo/report.md
+# (see demo/run.py; DEMO_ARGS e.g. "--asr-minutes 10 --nmt-minutes 10" or "--fresh").
 demo: $(INSTALLED)
-	$(BIN)/bench suite=layers hydra.run.dir=exp/demo/bench
+	$(BIN)/python -m demo $(DEMO_ARGS)
 
 test: $(INSTALLED)
 	$(BIN)/pytest

@@ -28,8 +28,9 @@ def build_transcribe_parser() -> argparse.ArgumentParser:
                     "one line per file in input order. Files that cannot be read are reported "
                     "on stderr; the others are still transcribed, and the exit status is 1.")
     parser.add_argument("audio", nargs="+", metavar="AUDIO", help="audio files")
-    parser.add_argument("--model", required=True, metavar="DIR",
-                        help="model directory written by asr-train (<run dir>/model)")
+    parser.add_argument("--model", metavar="DIR",
+                        help="model directory written by asr-train (<run dir>/model); "
+                             "default: the shipped English model, models/asr-en")
     parser.add_argument("--method", choices=METHODS,
                         help="decoding method (default: the model's, usually "
                              "attention_rescoring)")
@@ -66,10 +67,31 @@ def default_chunk_seconds(task: dict) -> float:
     return min(30.0, max(10.0, 2 * longest))
 
 
+def load_transcriber(args: argparse.Namespace):
+    """A `Transcriber` as the parsed options of `build_transcribe_parser` say (also used by
+    st-translate); the model's stored decoding settings fill what is not given."""
+    from asr.transcribe import Transcriber
+    from echoformer.model_dir import load_model_dir
+    from echoformer.shipped import default_model
+
+    loaded = load_model_dir(args.model or default_model("asr"), args.device)
+    defaults = loaded.task.get("decoding", {})
+    options = ASRDecodingOptions(
+        method=args.method or defaults.get("method", "attention_rescoring"),
+        beam_size=args.beam_size or defaults.get("beam_size", 10),
+        ctc_weight=defaults.get("ctc_weight", 0.3) if args.ctc_weight is None
+        else args.ctc_weight,
+        length_penalty=defaults.get("length_penalty", 0.0) if args.length_penalty is None
+        else args.length_penalty)
+    chunk = args.chunk_seconds or default_chunk_seconds(loaded.task)
+    transcriber = Transcriber(loaded, options, args.batch_size, chunk, args.overlap_seconds,
+                              args.device)
+    transcriber.use_softmax(SoftmaxConfig(args.softmax, args.svd_window, args.svd_candidates))
+    return transcriber
+
+
 def transcribe_main(argv: list[str] | None = None) -> None:
     args = build_transcribe_parser().parse_args(argv)
-    from asr.transcribe import Transcriber
-
     keep_freed_memory()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -77,22 +99,7 @@ def transcribe_main(argv: list[str] | None = None) -> None:
         sys.exit(f"asr-transcribe: --device {args.device} asked for, but CUDA is not available "
                  "here; use --device cpu")
     try:
-        from echoformer.model_dir import load_model_dir
-
-        loaded = load_model_dir(args.model, args.device)
-        defaults = loaded.task.get("decoding", {})
-        options = ASRDecodingOptions(
-            method=args.method or defaults.get("method", "attention_rescoring"),
-            beam_size=args.beam_size or defaults.get("beam_size", 10),
-            ctc_weight=defaults.get("ctc_weight", 0.3) if args.ctc_weight is None
-            else args.ctc_weight,
-            length_penalty=defaults.get("length_penalty", 0.0) if args.length_penalty is None
-            else args.length_penalty)
-        chunk = args.chunk_seconds or default_chunk_seconds(loaded.task)
-        transcriber = Transcriber(loaded, options, args.batch_size, chunk,
-                                  args.overlap_seconds, args.device)
-        transcriber.use_softmax(SoftmaxConfig(args.softmax, args.svd_window,
-                                              args.svd_candidates))
+        transcriber = load_transcriber(args)
     except (ModelDirError, FileNotFoundError, ValueError) as error:
         sys.exit(f"asr-transcribe: {error}")
     try:

@@ -3,16 +3,18 @@
 #
 #   recipes/ding_nmt/run.sh [--stage N] [--stop-stage M] [--data-dir DIR] [--vocab-size V]
 #                           [--ding-path F] [--src-lang en --tgt-lang de]
-#                           [--model-size tiny|base] [--reuse none|g2|g4] [--max-steps N]
+#                           [--model-size tiny|demo|small|base] [--reuse none|g2|g4] [--max-steps N]
 #                           [--max-minutes M] [--exp-dir DIR] [--train-args "key=value ..."]
 #                           [--beam-size K] [--batch-size B] [--softmax full|svd]
-#                           [--threads T]
+#                           [--threads T] [--model-dir DIR] [--test-lines N]
 #
 # Stages: 1 corpus (installs trans-de-en if missing)   2 joint sentencepiece
 #         3 train (nmt-train) into --exp-dir (default exp/ding_nmt/<src>-<tgt>/<size>-<reuse>)
 #         4 translate the test split (nmt-translate) -> <exp-dir>/test.<softmax>.hyp.<tgt>
 #         5 score it: BLEU and chrF with sacreBLEU signatures -> <exp-dir>/test.<softmax>.scores.json
 #         6 latency: bench suite=nmt (decoding speed, encoder reuse, SVD agreement) -> <exp-dir>/bench
+# Stages 4-6 use --model-dir (default <exp-dir>/model), e.g. the shipped models/nmt-en-de;
+# stages 4-5 take the first --test-lines pairs of the test split (default all).
 # Without --stop-stage only the data stages run (1-2), or just --stage when it is later.
 # A whole tiny run on a CPU in a few minutes (the data of stages 1-2 already prepared):
 #   recipes/ding_nmt/run.sh --stage 3 --stop-stage 5 --model-size tiny --max-steps 300
@@ -35,8 +37,10 @@ beam_size=5
 batch_size=32
 softmax=full
 threads=0
+model_dir=
+test_lines=
 
-usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,/^[^#]/{/^#/p}' "$0" | sed 's/^# \{0,1\}//'; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --stage) stage=$2; shift 2 ;;
@@ -56,15 +60,18 @@ while [[ $# -gt 0 ]]; do
     --batch-size) batch_size=$2; shift 2 ;;
     --softmax) softmax=$2; shift 2 ;;
     --threads) threads=$2; shift 2 ;;
+    --model-dir) model_dir=$2; shift 2 ;;
+    --test-lines) test_lines=$2; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "unknown option: $1" >&2; usage >&2; exit 2 ;;
   esac
 done
-case "$model_size" in tiny|base) ;; *) echo "--model-size must be tiny or base (got $model_size)" >&2; exit 2 ;; esac
+case "$model_size" in tiny|demo|small|base) ;; *) echo "--model-size must be tiny, demo, small or base (got $model_size)" >&2; exit 2 ;; esac
 case "$softmax" in full|svd) ;; *) echo "--softmax must be full or svd (got $softmax)" >&2; exit 2 ;; esac
 
 last_built=2  # the default --stop-stage (data only): training is a choice, it takes time
 : "${exp_dir:=exp/ding_nmt/$src_lang-$tgt_lang/$model_size-$reuse}"
+: "${model_dir:=$exp_dir/model}"
 [[ -n "$stop_stage" ]] || stop_stage=$(( stage > last_built ? stage : last_built ))
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -103,6 +110,10 @@ if run_stage 3; then
     args+=(trainer.warmup_steps=100 trainer.lr=0.003 trainer.valid_every=100
            trainer.save_every=100 trainer.log_every=50 trainer.average_last=2
            data.max_tokens=2048)
+  elif [[ "$model_size" == demo ]]; then  # minutes: short warm-up, frequent checkpoints
+    args+=(trainer.warmup_steps=150 trainer.lr=0.002 trainer.valid_every=100
+           trainer.save_every=50 trainer.log_every=10 trainer.average_last=3
+           data.max_tokens=2048)
   else  # CPU-sized schedule: ~0.2 updates/s on 1 thread here, ~3000 updates in 4 hours
     args+=(trainer.warmup_steps=1000 trainer.lr=0.001 trainer.valid_every=250
            trainer.save_every=250 trainer.log_every=25 trainer.average_last=5)
@@ -114,20 +125,22 @@ fi
 
 if run_stage 4; then
   echo "== stage 4: translate $data_dir/test.$src_lang (beam $beam_size, softmax $softmax) -> $hyp"
-  "${bin}nmt-translate" --model "$exp_dir/model" --beam-size "$beam_size" \
-    --batch-size "$batch_size" --softmax "$softmax" --threads "$threads" \
-    "$data_dir/test.$src_lang" > "$hyp"
+  mkdir -p "$exp_dir"
+  head -n "${test_lines:--0}" "$data_dir/test.$src_lang" |
+    "${bin}nmt-translate" --model "$model_dir" --beam-size "$beam_size" \
+      --batch-size "$batch_size" --softmax "$softmax" --threads "$threads" > "$hyp"
 fi
 
 if run_stage 5; then
   echo "== stage 5: score $hyp against $data_dir/test.$tgt_lang"
-  "$python" -m nmt.score --hyp "$hyp" --ref "$data_dir/test.$tgt_lang"
-  "$python" -m nmt.score --hyp "$hyp" --ref "$data_dir/test.$tgt_lang" --json \
-    > "$exp_dir/test.$softmax.scores.json"
+  ref="$exp_dir/test.ref.$tgt_lang"
+  head -n "${test_lines:--0}" "$data_dir/test.$tgt_lang" > "$ref"
+  "$python" -m nmt.score --hyp "$hyp" --ref "$ref"
+  "$python" -m nmt.score --hyp "$hyp" --ref "$ref" --json > "$exp_dir/test.$softmax.scores.json"
 fi
 
 if run_stage 6; then
   echo "== stage 6: latency and SVD-softmax agreement (bench suite=nmt) -> $exp_dir/bench"
-  "${bin}bench" suite=nmt model="$exp_dir/model" threads="$threads" \
+  "${bin}bench" suite=nmt model="$model_dir" threads="$threads" \
     hydra.run.dir="$exp_dir/bench"
 fi

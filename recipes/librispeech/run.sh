@@ -19,7 +19,7 @@ eval_subsets=dev-clean,dev-other,test-clean,test-other
 vocab_size=5000
 cmvn_max_utterances=5000
 
-usage() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,/^[^#]/{/^#/p}' "$0" | sed 's/^# \{0,1\}//'; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --root) root=$2; shift 2 ;;

@@ -4,9 +4,10 @@
 #
 #   recipes/synth_asr/run.sh [--stage N] [--stop-stage M] [--size tiny|demo|full]
 #                            [--data-dir DIR] [--jobs N] [--seed S] [--vocab-size V]
-#                            [--model tiny|s|m] [--reuse none|g2|g4] [--max-steps N]
+#                            [--model tiny|demo|s|m] [--reuse none|g2|g4] [--max-steps N]
 #                            [--max-minutes M] [--exp-dir DIR] [--methods "M1 M2"]
-#                            [--beam-size K] [--train-args "key=value ..."]
+#                            [--beam-size K] [--softmax full|svd] [--model-dir DIR]
+#                            [--train-args "key=value ..."]
 #
 # Stages: 1 install espeak-ng/flite/trans-de-en if missing, synthesise the corpus
 #         2 global CMVN + sentencepiece model on the training transcripts
@@ -15,6 +16,7 @@
 #         5 score: WER (sub/del/ins) and real-time factor per test set and method
 #         6 latency: bench suite=asr (encoder per input length with and without reuse,
 #           self-attention share, real-time factor per method) -> <exp-dir>/bench
+# Stages 4-6 use --model-dir (default <exp-dir>/model), e.g. the shipped models/asr-en.
 # Without --stop-stage only the data stages run (1-2), or just --stage when it is later.
 # A whole tiny run on a CPU in a few minutes:
 #   recipes/synth_asr/run.sh --size tiny --data-dir data/synth_asr_tiny --stop-stage 5
@@ -35,8 +37,10 @@ exp_dir=
 methods="ctc_greedy ctc_prefix_beam attention_rescoring joint_beam"
 beam_size=10
 train_args=
+softmax=full
+model_dir=
 
-usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,/^[^#]/{/^#/p}' "$0" | sed 's/^# \{0,1\}//'; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --stage) stage=$2; shift 2 ;;
@@ -54,6 +58,8 @@ while [[ $# -gt 0 ]]; do
     --methods) methods=$2; shift 2 ;;
     --beam-size) beam_size=$2; shift 2 ;;
     --train-args) train_args=$2; shift 2 ;;
+    --softmax) softmax=$2; shift 2 ;;
+    --model-dir) model_dir=$2; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "unknown option $1" >&2; usage >&2; exit 2 ;;
   esac
@@ -68,6 +74,7 @@ esac
 last_built=2  # the default --stop-stage (data only): training is a choice, it takes time
 : "${exp_dir:=exp/synth_asr/$model-$reuse}"
 test_sets="test test_unseen_voice"
+: "${model_dir:=$exp_dir/model}"
 [[ -n "$stop_stage" ]] || stop_stage=$(( stage > last_built ? stage : last_built ))
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -104,6 +111,9 @@ if run_stage 3; then
     args+=(trainer.warmup_steps=50 trainer.lr=0.003 trainer.valid_every=100
            trainer.save_every=100 trainer.log_every=50 trainer.average_last=2
            data.max_batch_seconds=20)
+  elif [[ "$model" == demo ]]; then  # minutes: short warm-up, frequent checkpoints
+    args+=(trainer.warmup_steps=100 trainer.lr=0.002 trainer.valid_every=100
+           trainer.save_every=50 trainer.log_every=10 trainer.average_last=3)
   fi
   # shellcheck disable=SC2206
   extra=($train_args)
@@ -118,8 +128,8 @@ if run_stage 4; then
 from asr.data.manifest import read_manifest
 print("\n".join(str(u.audio) for u in read_manifest(sys.argv[1])))' "$data_dir/$set.jsonl")
       mkdir -p "$exp_dir/decode_$method"
-      "${bin}asr-transcribe" --model "$exp_dir/model" --method "$method" \
-        --beam-size "$beam_size" --format jsonl "${files[@]}" > "$exp_dir/decode_$method/$set.jsonl"
+      "${bin}asr-transcribe" --model "$model_dir" --method "$method" \
+        --beam-size "$beam_size" --softmax "$softmax" --format jsonl "${files[@]}" > "$exp_dir/decode_$method/$set.jsonl"
     done
   done
 fi
@@ -137,6 +147,6 @@ fi
 
 if run_stage 6; then
   echo "== stage 6: latency (bench suite=asr) -> $exp_dir/bench"
-  "${bin}bench" suite=asr model="$exp_dir/model" asr.manifest="$data_dir/test.jsonl" \
+  "${bin}bench" suite=asr model="$model_dir" asr.manifest="$data_dir/test.jsonl" \
     hydra.run.dir="$exp_dir/bench"
 fi

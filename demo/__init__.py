@@ -1,0 +1,1 @@
+"""`make demo`: the embedded-data demonstration (see demo.run)."""

@@ -1,0 +1,284 @@
+"""`make demo`: speech recognition, translation and speech translation on the embedded data.
+
+Drives the recipes' stages (recipes/synth_asr, recipes/ding_nmt) and the latency benchmarks,
+then writes EXP/report.md and EXP/report.json with PNG plots beside them:
+
+  1 corpora      the Ding English–German pairs and the synthetic English speech (stages 1-2)
+  2 training     a small ASR and a small NMT model, each within a time budget, with attention
+                 map reuse in both encoders (stage 3) -> EXP/asr/model, EXP/nmt/model
+  3 decoding     the ASR test sets and the NMT test split, beam search with SVD-softmax, by the
+                 just-trained models and the shipped ones (stages 4-5); speech translation
+                 examples with st-translate
+  4 latency      bench suites layers, asr and nmt
+  5 report
+
+A step whose outputs exist is skipped, so a second run reuses what the first built (delete
+EXP/asr, EXP/nmt, ... to redo a part). Interrupted training resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from demo.report import write_report
+from echoformer.paths import PROJECT_ROOT
+from echoformer.shipped import SHIPPED
+
+ST_EXAMPLES = 6  # audio files of each ASR test set sent through st-translate
+
+
+@dataclass
+class Settings:
+    """What the demo builds and how big; `tiny` shrinks everything for a CI test."""
+
+    exp: Path = Path("exp/demo")
+    nmt_data: Path = Path("data/ding_nmt")
+    asr_data: Path = Path("data/synth_asr")
+    asr_corpus: str = "demo"  # synth size: tiny | demo | full
+    asr_model: str = "demo"
+    nmt_model: str = "demo"
+    nmt_vocab: int = 8000
+    asr_minutes: float = 5.0
+    nmt_minutes: float = 5.0
+    max_steps: int | None = None  # a step budget instead (tiny runs)
+    reuse: str = "g2"
+    nmt_test_lines: int | None = 400  # the first N test pairs are translated (None = all)
+    threads: int = 2
+    bench_overrides: list[str] = field(default_factory=lambda: list(BENCH_OVERRIDES))
+    shipped: dict[str, Path] = field(default_factory=lambda: dict(SHIPPED))
+
+    @classmethod
+    def tiny(cls, exp: Path, data: Path) -> Settings:
+        return cls(exp=exp, nmt_data=data / "ding_nmt", asr_data=data / "synth_asr",
+                   asr_corpus="tiny", asr_model="tiny", nmt_model="tiny", nmt_vocab=1000,
+                   asr_minutes=2, nmt_minutes=2, max_steps=20, nmt_test_lines=20,
+                   bench_overrides=TINY_BENCH_OVERRIDES)
+
+
+# The demo's benchmark grid: the figures of README's layer table at fewer points.
+BENCH_OVERRIDES = [
+    "repeats=5", "attention.lengths=[256,1024,4096]", "attention.groups=[2,4]",
+    "output_layer.vocabs=[32768,262144]", "output_layer.dims=[512]", "output_layer.rows=[1,5]",
+    "output_layer.agreement_rows=128", "asr.seconds=[5.0,10.0,30.0,60.0]",
+    "asr.max_utterances=8", "nmt.max_sentences=32", "nmt.batches=[1,32]",
+    "nmt.agreement_sentences=100"]
+
+
+# Seconds, not minutes: an untrained tiny decoder runs to its length limit on every sentence.
+TINY_BENCH_OVERRIDES = ["quick=true", "repeats=2", "warmup=0", "asr.seconds=[5.0]",
+                        "nmt.max_sentences=4", "nmt.beams=[2]", "nmt.batches=[1,4]",
+                        "nmt.agreement_sentences=8"]
+
+
+@dataclass
+class Step:
+    title: str
+    outputs: list[Path]  # the step is done when all exist
+    run: Callable[[], None]
+
+
+class Demo:
+    def __init__(self, settings: Settings) -> None:
+        for name in ("exp", "nmt_data", "asr_data"):  # relative paths: to the checkout
+            setattr(settings, name, PROJECT_ROOT / getattr(settings, name))
+        self.s = settings
+        self.bin = Path(sys.executable).parent
+        self.started = time.perf_counter()
+        self.timings: dict[str, float] = {}
+
+    # -- the steps -------------------------------------------------------------------------
+    def steps(self) -> list[Step]:
+        s, exp = self.s, self.s.exp
+        steps = [
+            Step("NMT corpus: Ding + gettext pairs, joint sentencepiece",
+                 [s.nmt_data / "spm.model", s.nmt_data / "test.de"],
+                 lambda: self.nmt_recipe("--stage", "1", "--stop-stage", "2",
+                                         "--vocab-size", str(s.nmt_vocab))),
+            Step(f"ASR corpus: synthetic speech ({s.asr_corpus}), CMVN, sentencepiece",
+                 [s.asr_data / "tokenizer.model", s.asr_data / "cmvn.json"],
+                 lambda: self.asr_recipe("--stage", "1", "--stop-stage", "2",
+                                         "--size", s.asr_corpus)),
+            Step(f"train ASR ({s.asr_model}, reuse {s.reuse}, {s.asr_minutes:g} min budget)",
+                 [exp / "asr/model/model.yaml"], self.train_asr),
+            Step(f"train NMT ({s.nmt_model}, reuse {s.reuse}, {s.nmt_minutes:g} min budget)",
+                 [exp / "nmt/model/model.yaml"], self.train_nmt),
+            Step("decode the ASR test sets (attention rescoring, SVD-softmax)",
+                 [exp / "asr/decode_attention_rescoring/wer.json"],
+                 lambda: self.decode_asr(exp / "asr", exp / "asr/model")),
+            Step("translate the NMT test split (beam 5, SVD-softmax)",
+                 [exp / "nmt/test.svd.scores.json"],
+                 lambda: self.translate(exp / "nmt", exp / "nmt/model")),
+        ]
+        if self.has_shipped("asr"):
+            steps.append(Step("shipped ASR model on the test sets",
+                              [exp / "shipped/asr/decode_attention_rescoring/wer.json"],
+                              lambda: self.decode_asr(exp / "shipped/asr", s.shipped["asr"])))
+        if self.has_shipped("nmt"):
+            steps.append(Step("shipped NMT model on the test split",
+                              [exp / "shipped/nmt/test.svd.scores.json"],
+                              lambda: self.translate(exp / "shipped/nmt", s.shipped["nmt"])))
+        steps += [
+            Step("speech translation examples (st-translate)", [exp / "st_examples.json"],
+                 self.speech_translation),
+            Step("latency: layers (reuse vs fused attention, SVD vs full softmax)",
+                 [exp / "bench/layers/results.json"], lambda: self.bench("layers")),
+            Step("latency: ASR encoder per input length, real-time factor",
+                 [exp / "bench/asr/results.json"], lambda: self.bench("asr", exp / "asr/model")),
+            Step("latency: NMT decoding, full vs SVD-softmax",
+                 [exp / "bench/nmt/results.json"], lambda: self.bench("nmt", exp / "nmt/model")),
+        ]
+        return steps
+
+    def has_shipped(self, task: str) -> bool:
+        return (self.s.shipped[task] / "model.yaml").is_file()
+
+    def nmt_recipe(self, *args: str) -> None:
+        self.call(["bash", "recipes/ding_nmt/run.sh", "--data-dir", str(self.s.nmt_data),
+                   "--threads", str(self.s.threads), *args])
+
+    def asr_recipe(self, *args: str) -> None:
+        self.call(["bash", "recipes/synth_asr/run.sh", "--data-dir", str(self.s.asr_data),
+                   "--jobs", str(self.s.threads), *args])
+
+    def budget(self, minutes: float) -> list[str]:
+        args = ["--max-minutes", str(minutes)]
+        return args + (["--max-steps", str(self.s.max_steps)] if self.s.max_steps else [])
+
+    def train_asr(self) -> None:
+        s = self.s
+        self.asr_recipe("--stage", "3", "--stop-stage", "3", "--model", s.asr_model,
+                        "--reuse", s.reuse, "--exp-dir", str(s.exp / "asr"),
+                        *self.budget(s.asr_minutes), "--train-args", f"threads={s.threads}")
+
+    def train_nmt(self) -> None:
+        s = self.s
+        self.nmt_recipe("--stage", "3", "--stop-stage", "3", "--model-size", s.nmt_model,
+                        "--reuse", s.reuse, "--exp-dir", str(s.exp / "nmt"),
+                        *self.budget(s.nmt_minutes))
+
+    def decode_asr(self, exp_dir: Path, model: Path) -> None:
+        self.asr_recipe("--stage", "4", "--stop-stage", "5", "--exp-dir", str(exp_dir),
+                        "--model-dir", str(model), "--methods", "attention_rescoring",
+                        "--softmax", "svd")
+
+    def translate(self, exp_dir: Path, model: Path) -> None:
+        self.nmt_recipe("--stage", "4", "--stop-stage", "5", "--exp-dir", str(exp_dir),
+                        "--model-dir", str(model), "--softmax", "svd", "--beam-size", "5",
+                        *(["--test-lines", str(self.s.nmt_test_lines)]
+                          if self.s.nmt_test_lines else []))
+
+    def speech_translation(self) -> None:
+        """A few test utterances (seen and held-out voices) through st-translate, with the
+        just-trained models and, where shipped, the shipped ones."""
+        from demo.examples import pick_examples, reference_translations
+
+        examples = pick_examples(self.s.asr_data, ST_EXAMPLES)
+        references = reference_translations(self.s.nmt_data, [e["text"] for e in examples])
+        pairs = {"demo": (self.s.exp / "asr/model", self.s.exp / "nmt/model")}
+        if self.has_shipped("asr") and self.has_shipped("nmt"):
+            pairs["shipped"] = (self.s.shipped["asr"], self.s.shipped["nmt"])
+        results = {}
+        for name, (asr, nmt) in pairs.items():
+            out = self.call([str(self.bin / "st-translate"), "--asr", str(asr), "--nmt",
+                             str(nmt), "--softmax", "svd", "--format", "jsonl",
+                             "--threads", str(self.s.threads),
+                             *[e["audio"] for e in examples]], capture=True)
+            results[name] = [json.loads(line) for line in out.splitlines() if line.strip()]
+        rows = [{**example, "german_reference": reference,
+                 **{name: {"transcript": r[i]["transcript"], "translation": r[i]["translation"]}
+                    for name, r in results.items()}}
+                for i, (example, reference) in enumerate(zip(examples, references))]
+        (self.s.exp / "st_examples.json").write_text(
+            json.dumps(rows, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+    def bench(self, suite: str, model: Path | None = None) -> None:
+        args = [str(self.bin / "bench"), f"suite={suite}", f"threads={self.s.threads}",
+                f"hydra.run.dir={self.s.exp / 'bench' / suite}", *self.s.bench_overrides]
+        if model is not None:
+            args.append(f"model={model}")
+        if suite == "asr":
+            args.append(f"asr.manifest={self.s.asr_data / 'test.jsonl'}")
+        self.call(args)
+
+    # -- running ---------------------------------------------------------------------------
+    def call(self, args: list[str], capture: bool = False) -> str:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        done = subprocess.run(args, cwd=PROJECT_ROOT, env=env, text=True,
+                              stdout=subprocess.PIPE if capture else None)
+        if done.returncode != 0:
+            raise DemoError(f"{' '.join(args[:4])} ... failed with exit status "
+                            f"{done.returncode} (its messages are above)")
+        return done.stdout or ""
+
+    def elapsed(self) -> str:
+        seconds = time.perf_counter() - self.started
+        return f"{int(seconds // 60):d}:{int(seconds % 60):02d}"
+
+    def run(self) -> Path:
+        steps = self.steps()
+        for number, step in enumerate(steps, start=1):
+            prefix = f"[demo {self.elapsed()}] {number}/{len(steps)} {step.title}"
+            if all(path.exists() for path in step.outputs):
+                print(f"{prefix}: done before, reused", flush=True)
+                continue
+            print(f"{prefix} ...", flush=True)
+            begun = time.perf_counter()
+            step.run()
+            self.timings[step.title] = round(time.perf_counter() - begun, 1)
+        report = write_report(self.s, self.timings, time.perf_counter() - self.started)
+        print(report.read_text(encoding="utf-8"))
+        print(f"[demo {self.elapsed()}] report: {report} (and report.json, plots beside it)")
+        print(NEXT_COMMANDS.format(exp=self.s.exp))
+        return report
+
+
+NEXT_COMMANDS = """Three things to try next:
+  .venv/bin/asr-transcribe --model {exp}/asr/model data/synth_asr/wav/*/*.wav | head
+  echo "where is the railway station" | .venv/bin/nmt-translate --softmax svd
+  .venv/bin/st-translate --format jsonl YOUR_ENGLISH_RECORDING.wav
+(without --model the shipped models in models/ are used; recipes/*/README.md train real ones)"""
+
+
+class DemoError(RuntimeError):
+    pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m demo", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--exp", type=Path, default=Path("exp/demo"), help="output folder")
+    parser.add_argument("--asr-minutes", type=float, default=5.0,
+                        help="ASR training budget in minutes (default 5)")
+    parser.add_argument("--nmt-minutes", type=float, default=5.0,
+                        help="NMT training budget in minutes (default 5)")
+    parser.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1),
+                        help="CPU threads for training, decoding and benchmarks")
+    parser.add_argument("--tiny", metavar="DATA_DIR", type=Path,
+                        help="everything at tiny sizes with its corpora in DATA_DIR (a test)")
+    parser.add_argument("--fresh", action="store_true",
+                        help="delete --exp first (corpora are kept)")
+    args = parser.parse_args(argv)
+    settings = Settings.tiny(args.exp, args.tiny) if args.tiny else Settings(
+        exp=args.exp, asr_minutes=args.asr_minutes, nmt_minutes=args.nmt_minutes)
+    settings.threads = args.threads
+    if args.fresh:
+        shutil.rmtree(PROJECT_ROOT / settings.exp, ignore_errors=True)
+    try:
+        Demo(settings).run()
+    except DemoError as error:
+        print(f"demo: {error}; rerun `make demo` to continue from this step", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\ndemo: interrupted; rerun `make demo` to continue (training resumes from its "
+              "last checkpoint)", file=sys.stderr)
+        return 130
+    return 0

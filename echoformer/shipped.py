@@ -1,0 +1,118 @@
+"""The small pretrained models shipped in the repository, and how one is made from a run.
+
+    models/asr-en/       English speech recognition (asr-transcribe, st-translate)
+    models/nmt-en-de/    English→German translation (nmt-translate, st-translate)
+
+A shipped model is an ordinary model directory (echoformer.model_dir) whose weights are stored
+in half precision; loading casts them back to the model's float32 parameters.
+
+    python -m echoformer.shipped export exp/ding_nmt/en-de/small-g2/model models/nmt-en-de
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+import yaml
+
+from echoformer.model_dir import (META_FILE, WEIGHTS_FILE, ModelDirError, file_sha256,
+                                  read_meta)
+from echoformer.paths import PROJECT_ROOT
+
+MODELS_DIR = PROJECT_ROOT / "models"
+SHIPPED = {"asr": MODELS_DIR / "asr-en", "nmt": MODELS_DIR / "nmt-en-de"}
+MAX_SHIPPED_BYTES = 25 * 1000 * 1000
+# Files of a model directory worth shipping (svd_factors.pt is rebuilt on first use).
+_SHIPPED_FILES = ("model.yaml", "weights.pt", "spm.model", "train_config.yaml", "RESULTS.md")
+
+
+def default_model(task: str) -> Path:
+    """The shipped model directory for `task` ("asr" or "nmt"), or a clear error when this
+    checkout has none."""
+    path = SHIPPED[task]
+    if not (path / META_FILE).is_file():
+        raise ModelDirError(
+            f"no --model given and this checkout has no shipped model in {path}; "
+            "pass --model DIR (a model/ folder written by training)")
+    return path
+
+
+def export_half(source: Path, target: Path, limit: int = MAX_SHIPPED_BYTES) -> dict:
+    """Copy model directory `source` to `target` with float weights in half precision.
+
+    Raises ``ModelDirError`` when the result would exceed `limit` bytes. Returns a summary
+    (parameters, bytes). The copy replaces `target` only once it is complete.
+    """
+    source, target = Path(source), Path(target)
+    meta = read_meta(source)
+    state = torch.load(source / WEIGHTS_FILE, map_location="cpu", weights_only=True)
+    half = _half_precision(state)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        for name in _SHIPPED_FILES:
+            if (source / name).is_file() and name not in (WEIGHTS_FILE, META_FILE):
+                shutil.copyfile(source / name, staging / name)
+        torch.save(half, staging / WEIGHTS_FILE)
+        meta["weights_sha256"] = file_sha256(staging / WEIGHTS_FILE)
+        meta["weights_dtype"] = "float16"
+        (staging / META_FILE).write_text(
+            yaml.safe_dump(meta, sort_keys=False, allow_unicode=True), encoding="utf-8")
+        size = sum(path.stat().st_size for path in staging.iterdir())
+        if size > limit:
+            raise ModelDirError(f"{source} in half precision takes {size / 1e6:.1f} MB, more "
+                                f"than the {limit / 1e6:.0f} MB a shipped model may; train a "
+                                "smaller model")
+        if target.exists():
+            shutil.rmtree(target)
+        staging.rename(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    parameters = sum(t.numel() for t in half.values() if t.is_floating_point())
+    return {"parameters": parameters, "bytes": size}
+
+
+def _half_precision(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Float tensors in float16. Equal tensors (tied embeddings, which averaging checkpoints
+    may have unshared) share one storage, so they are stored once."""
+    halves: dict[tuple, list[tuple[torch.Tensor, torch.Tensor]]] = {}
+    result = {}
+    for name, tensor in state.items():
+        if not tensor.is_floating_point():
+            result[name] = tensor
+            continue
+        same_shape = halves.setdefault(tuple(tensor.shape), [])
+        twin = next((h for original, h in same_shape if torch.equal(original, tensor)), None)
+        if twin is None:
+            twin = tensor.half()
+            same_shape.append((tensor, twin))
+        result[name] = twin
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m echoformer.shipped",
+        description="Make a shippable (half-precision, ≤ 25 MB) copy of a model directory.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    export = commands.add_parser("export", help="copy SOURCE to TARGET in half precision")
+    export.add_argument("source", type=Path, help="model directory written by training")
+    export.add_argument("target", type=Path, help="e.g. models/nmt-en-de or models/asr-en")
+    args = parser.parse_args(argv)
+    try:
+        summary = export_half(args.source, args.target)
+    except ModelDirError as error:
+        print(f"echoformer.shipped: {error}", file=sys.stderr)
+        return 1
+    print(f"{args.target}: {summary['parameters']:,} parameters, "
+          f"{summary['bytes'] / 1e6:.1f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,122 @@
+"""`st-translate`: English audio in, German text out (ASR, then NMT on the transcript).
+
+    st-translate talk.wav                                 the shipped models
+    st-translate --asr exp/demo/asr/model --nmt exp/demo/nmt/model a.wav b.flac
+    st-translate --format jsonl *.wav                     transcript, translation, timings
+
+The same as the pipe `asr-transcribe A.wav B.wav | nmt-translate` but with one model load and
+an error line per failed file: one line per audio file in input order (empty for a file that
+could not be read, which is reported on stderr; the exit status is then 1). The translator
+reads what the recogniser writes (lower case, no punctuation): the NMT training data holds such
+copies of its English side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from collections.abc import Iterator, Sequence
+
+import torch
+
+from asr.cli import load_transcriber
+from asr.decoding import METHODS
+from echoformer.cpu_memory import keep_freed_memory
+from echoformer.model_dir import ModelDirError
+from echoformer.output_layer import SOFTMAX_KINDS, SoftmaxConfig
+from echoformer.shipped import default_model
+from nmt.translate import Translator
+
+WINDOW = 32  # files transcribed before their transcripts are translated together
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="st-translate", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("audio", nargs="+", metavar="AUDIO", help="English audio files")
+    parser.add_argument("--asr", metavar="DIR", help="speech model directory (default: the "
+                        "shipped models/asr-en)")
+    parser.add_argument("--nmt", metavar="DIR", help="English→German model directory "
+                        "(default: the shipped models/nmt-en-de)")
+    parser.add_argument("--method", choices=METHODS,
+                        help="ASR decoding method (default: the speech model's)")
+    parser.add_argument("--asr-beam-size", type=int, metavar="K", help="ASR beam size")
+    parser.add_argument("--nmt-beam-size", type=int, metavar="K", help="translation beam size")
+    parser.add_argument("--softmax", choices=SOFTMAX_KINDS,
+                        help="output layer of both decoders (default: each model's)")
+    parser.add_argument("--batch-size", type=int, default=8, metavar="B",
+                        help="files decoded together (default 8)")
+    parser.add_argument("--format", choices=("text", "jsonl"), default="text",
+                        help="text: one translation a line; jsonl: audio, transcript, "
+                             "translation, duration and seconds")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default cpu)")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads")
+    return parser
+
+
+def _asr_args(args: argparse.Namespace) -> argparse.Namespace:
+    """The options `asr.cli.load_transcriber` reads, from st-translate's."""
+    return argparse.Namespace(
+        model=args.asr, device=args.device, method=args.method, beam_size=args.asr_beam_size,
+        ctc_weight=None, length_penalty=None, batch_size=args.batch_size, chunk_seconds=None,
+        overlap_seconds=2.0, softmax=args.softmax or "full", svd_window=None,
+        svd_candidates=None)
+
+
+def _windows(items: Iterator, size: int) -> Iterator[list]:
+    window = []
+    for item in items:
+        window.append(item)
+        if len(window) == size:
+            yield window
+            window = []
+    if window:
+        yield window
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    keep_freed_memory()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    try:
+        if args.device.startswith("cuda") and not torch.cuda.is_available():
+            raise ValueError(f"--device {args.device}: CUDA is not available here; use cpu")
+        transcriber = load_transcriber(_asr_args(args))
+        translator = Translator(args.nmt or default_model("nmt"), args.device,
+                                SoftmaxConfig(args.softmax) if args.softmax else None)
+        if args.nmt_beam_size:
+            translator.options = dataclasses.replace(translator.options,
+                                                     beam_size=args.nmt_beam_size)
+    except (ModelDirError, FileNotFoundError, ValueError) as error:
+        print(f"st-translate: {error}", file=sys.stderr)
+        return 2
+    failed = 0
+    for window in _windows(transcriber.transcribe(args.audio), WINDOW):
+        started = time.perf_counter()
+        translations = translator.translate([t.text for t in window], args.batch_size)
+        share = (time.perf_counter() - started) / len(window)
+        for transcript, translation in zip(window, translations):
+            if transcript.error:
+                failed += 1
+                print(f"st-translate: skipped {transcript.error}", file=sys.stderr)
+            if args.format == "jsonl":
+                row = {"audio": transcript.audio, "transcript": transcript.text,
+                       "translation": translation.text, "duration": transcript.duration,
+                       "asr_seconds": transcript.seconds, "nmt_seconds": round(share, 4)}
+                if transcript.error:
+                    row["error"] = transcript.error
+                print(json.dumps(row, ensure_ascii=False), flush=True)
+            else:
+                print(translation.text, flush=True)
+    if failed:
+        print(f"st-translate: {failed} of {len(args.audio)} files failed", file=sys.stderr)
+        return 1
+    return 0
+
+
+def entry_point() -> None:
+    sys.exit(main())

@@ -1,0 +1,54 @@
+"""Shipped models: half-precision export, size limit, default --model resolution."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from echoformer import shipped
+from echoformer.model_dir import ModelDirError, load_model_dir
+from nmt.translate import Translator
+from tiny_nmt import random_model_dir, write_tiny_corpus
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("shipped")
+    return random_model_dir(folder / "model", write_tiny_corpus(folder / "corpus"))
+
+
+def test_half_export_loads_and_translates_alike(model_dir, tmp_path):
+    target = tmp_path / "nmt-en-de"
+    summary = shipped.export_half(model_dir, target)
+    weights = torch.load(target / "weights.pt", weights_only=True)
+    assert all(t.dtype == torch.float16 for t in weights.values() if t.is_floating_point())
+    # Half the bytes, tied embeddings stored once.
+    assert (target / "weights.pt").stat().st_size < 0.6 * (model_dir / "weights.pt").stat().st_size
+    assert summary["parameters"] > 0
+    original, half = load_model_dir(model_dir), load_model_dir(target)
+    for name, tensor in original.model.state_dict().items():
+        assert torch.allclose(tensor, half.model.state_dict()[name], atol=1e-3, rtol=1e-3), name
+    lines = ["the cat sleeps", "a dog runs", ""]
+    assert [t.text for t in Translator(target).translate(lines)] == \
+        [t.text for t in Translator(model_dir).translate(lines)]
+
+
+def test_export_refuses_a_model_over_the_limit(model_dir, tmp_path):
+    with pytest.raises(ModelDirError, match="smaller model"):
+        shipped.export_half(model_dir, tmp_path / "big", limit=1000)
+    assert not (tmp_path / "big").exists()
+
+
+def test_missing_shipped_model_says_pass_model(tmp_path, monkeypatch):
+    monkeypatch.setitem(shipped.SHIPPED, "nmt", tmp_path / "absent")
+    with pytest.raises(ModelDirError, match="pass --model"):
+        shipped.default_model("nmt")
+
+
+@pytest.mark.parametrize("task", sorted(shipped.SHIPPED))
+def test_shipped_models_fit_and_load(task):
+    path = shipped.SHIPPED[task]
+    if not (path / "model.yaml").is_file():
+        pytest.skip(f"{path} not shipped yet")
+    assert sum(p.stat().st_size for p in path.iterdir()) <= shipped.MAX_SHIPPED_BYTES
+    load_model_dir(path)
