@@ -3,7 +3,8 @@ to mono float32 at 16 kHz.
 
 Reading uses `soundfile`, not `torchaudio.load` (which needs TorchCodec/FFmpeg). Resampling
 uses `torchaudio.functional.resample`. Every problem a user can cause (missing file, not audio,
-no samples, NaN/inf samples) raises one `AudioError` that names the file.
+empty file, no samples, undecodable data, NaN/inf samples) raises one `AudioError` that names
+the file.
 """
 
 from __future__ import annotations
@@ -35,11 +36,15 @@ class AudioChunk:
 
 
 def _open(path: Path) -> sf.SoundFile:
+    if path.is_dir():
+        raise AudioError(f"{path}: is a folder, not an audio file; name the files in it")
     if not path.is_file():
         raise AudioError(f"{path}: no such audio file; check the path")
+    if path.stat().st_size == 0:
+        raise AudioError(f"{path}: is empty (0 bytes); remove it from the input or re-export it")
     try:
         return sf.SoundFile(path)
-    except (sf.LibsndfileError, RuntimeError, TypeError) as err:
+    except (sf.LibsndfileError, RuntimeError, TypeError, OSError) as err:
         raise AudioError(f"{path}: cannot be read as audio ({err}); {_READABLE}") from err
 
 
@@ -108,8 +113,18 @@ def iter_audio_chunks(
         chunk = max(1, round(chunk_seconds * rate))
         hop = max(1, chunk - round(overlap_seconds * rate))
         for start in range(0, total, hop):
-            f.seek(start)
-            samples = f.read(chunk, dtype="float32", always_2d=True)
+            try:
+                f.seek(start)
+                samples = f.read(chunk, dtype="float32", always_2d=True)
+            except (sf.LibsndfileError, RuntimeError) as err:
+                raise AudioError(
+                    f"{path}: decoding failed at {start / rate:.1f} s ({err}); the file is corrupt"
+                ) from err
+            if len(samples) == 0:  # the header promised more than the file holds
+                if start == 0:
+                    raise AudioError(f"{path}: contains no samples (truncated or zero-length "
+                                     "audio); remove it from the input")
+                break
             yield AudioChunk(start / rate, to_mono_16k(samples, rate, path))
             if start + chunk >= total:
                 break

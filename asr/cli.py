@@ -7,6 +7,7 @@ import json
 import sys
 
 import torch
+from tqdm import tqdm
 
 from asr.decoding import METHODS, ASRDecodingOptions
 from echoformer.cpu_memory import keep_freed_memory
@@ -58,6 +59,8 @@ def build_transcribe_parser() -> argparse.ArgumentParser:
                         help="audio shared by consecutive chunks (default 2)")
     parser.add_argument("--threads", type=int, default=0,
                         help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction,
+                        help="progress bar on stderr (default: when stderr is a terminal)")
     return parser
 
 
@@ -102,23 +105,29 @@ def transcribe_main(argv: list[str] | None = None) -> None:
         transcriber = load_transcriber(args)
     except (ModelDirError, FileNotFoundError, ValueError) as error:
         sys.exit(f"asr-transcribe: {error}")
+    show = sys.stderr.isatty() if args.progress is None else args.progress
     try:
-        failed = _print_transcripts(transcriber, args.audio, args.format)
+        with tqdm(total=len(args.audio), unit="file", desc="asr-transcribe", file=sys.stderr,
+                  disable=not show, dynamic_ncols=True) as bar:
+            failures = _print_transcripts(transcriber, args.audio, args.format, bar)
     except BrokenPipeError:  # e.g. `| head`: stop quietly
         sys.stderr.close()
         sys.exit(1)
-    if failed:
-        print(f"asr-transcribe: {failed} of {len(args.audio)} files failed", file=sys.stderr)
+    if failures:
+        listed = "".join(f"\n  {error}" for error in failures)
+        print(f"asr-transcribe: {len(failures)} of {len(args.audio)} files failed:{listed}",
+              file=sys.stderr)
         sys.exit(1)
 
 
-def _print_transcripts(transcriber, paths: list[str], output_format: str) -> int:
-    """Print one line per file in input order; returns how many files failed."""
-    failed = 0
+def _print_transcripts(transcriber, paths: list[str], output_format: str, bar: tqdm
+                       ) -> list[str]:
+    """Print one line per file in input order; returns the errors of the files that failed."""
+    failures = []
     for result in transcriber.transcribe(paths):
         if result.error:
-            failed += 1
-            print(f"asr-transcribe: skipped {result.error}", file=sys.stderr)
+            failures.append(result.error)
+            tqdm.write(f"asr-transcribe: skipped {result.error}", file=sys.stderr)
         if output_format == "jsonl":
             row = {"audio": result.audio, "text": result.text, "duration": result.duration,
                    "processing_seconds": result.seconds}
@@ -127,4 +136,5 @@ def _print_transcripts(transcriber, paths: list[str], output_format: str) -> int
             print(json.dumps(row, ensure_ascii=False), flush=True)
         else:
             print(result.text, flush=True)
-    return failed
+        bar.update(1)
+    return failures

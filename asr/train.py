@@ -4,7 +4,9 @@ Writes into the run folder: checkpoints/, train_log.csv, run_config.yaml and, at
 model/ (the averaged weights as a self-contained model directory for `asr-transcribe`:
 weights with the CMVN statistics, model.yaml, the sentencepiece model, the resolved config).
 Rerun with the same run folder to resume; a different data/model/reuse setting there is an
-error rather than a silent mix.
+error rather than a silent mix. Under `torchrun --nproc-per-node N asr-train ...` it trains
+with DistributedDataParallel, each rank loading only its own batches; rank 0 alone writes the
+run folder.
 """
 
 from __future__ import annotations
@@ -31,8 +33,9 @@ from echoformer.model_dir import save_model_dir
 from echoformer.paths import CONF_DIR
 from echoformer.tokenizer import Tokenizer
 from echoformer.training import Trainer
+from echoformer.training.distributed import World, hydra_overrides, load_own, process_group
 from echoformer.training.run_dir import check_resumable, resolve_device
-from echoformer.training.trainer import evaluate
+from echoformer.training.evaluation import evaluate
 
 register()
 
@@ -67,17 +70,21 @@ def _data_paths(config: ASRTrainConfig) -> tuple[Path, Path, Path, Path]:
 
 
 def train(config: ASRTrainConfig, run_dir: Path) -> Path:
-    """Train as `config` says into `run_dir`; returns the exported model directory."""
-    run_dir = Path(run_dir)
+    """Train as `config` says into `run_dir`; returns the exported model directory.
+    Under torchrun: every rank calls this; rank 0's `run_dir` is the one used."""
     keep_freed_memory()
     if config.threads:
         torch.set_num_threads(config.threads)
-    device = resolve_device(config.device)
+    with process_group(resolve_device(config.device)) as (world, device):
+        return _train(config, Path(world.from_main(str(run_dir))), device, world)
+
+
+def _train(config: ASRTrainConfig, run_dir: Path, device: torch.device, world: World) -> Path:
     pattern = config.reuse.pattern_for(config.model.num_layers)
     train_path, valid_path, spm_path, cmvn_path = _data_paths(config)
     run_config = OmegaConf.to_container(OmegaConf.structured(config), resolve=True)
-    check_resumable(run_dir, run_config,
-                    {key: (lambda c, k=key: c.get(k)) for key in _MUST_MATCH_ON_RESUME})
+    world.on_main(lambda: check_resumable(
+        run_dir, run_config, {key: (lambda c, k=key: c.get(k)) for key in _MUST_MATCH_ON_RESUME}))
     tokenizer, cmvn = Tokenizer(spm_path), GlobalCMVN.load(cmvn_path)
     d = config.data
     train_utts = read_manifest(train_path)[: d.max_utterances]
@@ -89,10 +96,12 @@ def train(config: ASRTrainConfig, run_dir: Path) -> Path:
     model = ASRModel(config.model, tokenizer.vocab_size, pattern, cmvn)
     model.use_softmax(config.softmax)
     hours = sum(u.duration for u in train_utts) / 3600
-    print(f"asr-train: {len(train_utts)} training utterances ({hours:.2f} h; {dropped} too long "
-          f"left out), {len(valid_utts)} valid; {count_parameters(model):,} parameters, reuse "
-          f"pattern {pattern}, vocabulary {tokenizer.vocab_size}, device {device}",
-          file=sys.stderr)
+    processes = f" × {world.size} processes" if world.is_distributed else ""
+    if world.is_main:
+        print(f"asr-train: {len(train_utts)} training utterances ({hours:.2f} h; {dropped} too "
+              f"long left out), {len(valid_utts)} valid; {count_parameters(model):,} "
+              f"parameters, reuse pattern {pattern}, vocabulary {tokenizer.vocab_size}, device "
+              f"{device}{processes}", file=sys.stderr)
     train_set = SpeechDataset(train_utts, tokenizer, d.dither, d.cache_features)
     valid_set = SpeechDataset(valid_utts, tokenizer, 0.0, d.cache_features)
     train_sampler = DurationBatchSampler(train_set.durations, d.max_batch_seconds,
@@ -100,19 +109,32 @@ def train(config: ASRTrainConfig, run_dir: Path) -> Path:
     valid_sampler = DurationBatchSampler(valid_set.durations, d.valid_max_batch_seconds,
                                          shuffle=False)
 
-    def train_batches(epoch: int) -> DataLoader:
+    def loader(dataset: SpeechDataset, batches, seed: int = 0) -> DataLoader:
+        # Its own generator: drawing the workers' seed from the global one would shift the
+        # training RNG (SpecAugment, dropout) whenever a loader starts, and a resumed run
+        # starts one where an uninterrupted run does not.
+        return DataLoader(dataset, batch_sampler=batches, collate_fn=collate,
+                          num_workers=d.num_workers,
+                          generator=torch.Generator().manual_seed(seed))
+
+    def train_batches(epoch: int):
         train_sampler.set_epoch(epoch)
-        return DataLoader(train_set, batch_sampler=train_sampler, collate_fn=collate,
-                          num_workers=d.num_workers)
+        seed = config.trainer.seed + epoch
+        if not world.is_distributed:
+            return loader(train_set, train_sampler, seed)
+        return load_own(train_sampler, lambda mine: loader(train_set, mine, seed), world)
 
-    def valid_batches() -> DataLoader:
-        return DataLoader(valid_set, batch_sampler=valid_sampler, collate_fn=collate,
-                          num_workers=d.num_workers)
+    def valid_batches():
+        if not world.is_distributed:
+            return loader(valid_set, valid_sampler)
+        return load_own(valid_sampler, lambda mine: loader(valid_set, mine), world)
 
-    trainer = Trainer(model, config.trainer, run_dir, device)
+    trainer = Trainer(model, config.trainer, run_dir, device, world)
     summary = trainer.fit(train_batches, valid_batches)
+    if not world.is_main:
+        return run_dir / MODEL_DIR  # written by rank 0
     model.load_state_dict(summary.averaged_state)
-    averaged_valid = evaluate(model, valid_batches(), device)
+    averaged_valid = evaluate(model, loader(valid_set, valid_sampler), device)
     p = summary.progress
     task = {
         "task": "speech_recognition", "sample_rate": 16000,
@@ -137,8 +159,15 @@ def train(config: ASRTrainConfig, run_dir: Path) -> Path:
     return model_dir
 
 
+def main() -> None:
+    """The console script: the Hydra app, told on ranks other than 0 (torchrun) to leave
+    the run folder to rank 0."""
+    sys.argv += hydra_overrides()
+    hydra_main()
+
+
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="asr_train")
-def main(cfg: DictConfig) -> None:
+def hydra_main(cfg: DictConfig) -> None:
     try:
         config = to_dataclass(cfg, ASRTrainConfig)
         train(config, Path(HydraConfig.get().runtime.output_dir))

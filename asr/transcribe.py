@@ -4,7 +4,8 @@ Files are read in input order and cut into pieces: a file up to `chunk_seconds` 
 piece; a longer one is read chunk by chunk (overlapping by `overlap_seconds`) and its chunk
 transcripts are joined (`asr.stitch`), so memory does not grow with the file's length. Pieces
 are decoded `batch_size` at a time; a file's transcript is given as soon as it and every file
-before it are done. A file that cannot be read is reported and the others go on.
+before it are done, and the paths are taken one at a time, so memory does not grow with the
+number of files either. A file that cannot be read is reported and the others go on.
 """
 
 from __future__ import annotations
@@ -49,9 +50,15 @@ class Piece:
 
 
 @dataclass
-class _Failure:
-    file: int
-    message: str
+class _File:
+    """A file read and not yet given out: its words so far, or why it failed."""
+
+    path: str
+    stitcher: ChunkStitcher
+    duration: float = 0.0
+    seconds: float = 0.0
+    error: str | None = None
+    done: bool = False
 
 
 class Transcriber:
@@ -85,74 +92,73 @@ class Transcriber:
             output.install_factors(factors)
 
     def transcribe(self, paths: Iterable[str | Path]) -> Iterator[Transcript]:
-        """One `Transcript` per path, in input order."""
-        paths = [str(p) for p in paths]
-        stitchers = [ChunkStitcher(self.overlap_seconds) for _ in paths]
-        durations, spent = [0.0] * len(paths), [0.0] * len(paths)
-        errors: dict[int, str] = {}
-        done: set[int] = set()
-        emitted = 0
+        """One `Transcript` per path, in input order. `paths` is read lazily and at most about
+        `batch_size` pieces of audio (and the files they belong to) are held at a time, so
+        memory does not grow with the number of files or their length."""
+        files: dict[int, _File] = {}  # read and not yet given out
+        given = 0  # index of the next file to give out
         batch: list[Piece] = []
 
         def ready() -> Iterator[Transcript]:
-            nonlocal emitted
-            while emitted in done:
-                i = emitted
-                text = "" if i in errors else stitchers[i].text()
-                yield Transcript(paths[i], text, round(durations[i], 3), round(spent[i], 4),
-                                 errors.get(i))
-                stitchers[i] = None  # free the words
-                emitted += 1
+            nonlocal given
+            while given in files and files[given].done:
+                f = files.pop(given)
+                text = "" if f.error else f.stitcher.text()
+                yield Transcript(f.path, text, round(f.duration, 3), round(f.seconds, 4),
+                                 f.error)
+                given += 1
 
-        for item in self._pieces(paths, durations):
-            if isinstance(item, _Failure):
-                errors[item.file] = item.message
-                done.add(item.file)
-            else:
-                batch.append(item)
+        for index, path in enumerate(paths):
+            file = files[index] = _File(str(path), ChunkStitcher(self.overlap_seconds))
+            for piece in self._pieces(index, file):
+                batch.append(piece)
                 if len(batch) == self.batch_size:
-                    self._run(batch, stitchers, spent, done, errors)
+                    self._run(batch, files)
                     batch = []
+                    yield from ready()
+            if file.error:  # its pieces still in `batch` are dropped by `_run`
+                file.done = True
             yield from ready()
         if batch:
-            self._run(batch, stitchers, spent, done, errors)
+            self._run(batch, files)
         yield from ready()
 
-    def _pieces(self, paths: list[str], durations: list[float]
-                ) -> Iterator[Piece | _Failure]:
-        """Pieces of every file in order (a failure instead of a file's remaining pieces);
-        fills in `durations` (seconds) from the file headers."""
-        for i, path in enumerate(paths):
-            try:
-                durations[i] = audio_duration(path)
-                if durations[i] <= self.chunk_seconds:
-                    samples = load_audio(path)
-                    yield Piece(i, 0.0, len(samples) / SAMPLE_RATE, compute_fbank(samples), True)
-                    continue
-                piece = None  # held back one chunk, to mark the last one
-                for chunk in iter_audio_chunks(path, self.chunk_seconds, self.overlap_seconds):
-                    if piece is not None:
-                        yield piece
-                    piece = Piece(i, chunk.start_seconds, len(chunk.samples) / SAMPLE_RATE,
-                                  compute_fbank(chunk.samples), False)
-                piece.last = True
-                yield piece
-            except AudioError as err:
-                yield _Failure(i, str(err))
+    def _pieces(self, index: int, file: _File) -> Iterator[Piece]:
+        """The pieces of one file in order; on bad audio, sets `file.error` and stops."""
+        try:
+            file.duration = audio_duration(file.path)
+            if file.duration <= self.chunk_seconds:
+                samples = load_audio(file.path)
+                yield Piece(index, 0.0, len(samples) / SAMPLE_RATE, compute_fbank(samples), True)
+                return
+            piece = None  # held back one chunk, to mark the last one
+            for chunk in iter_audio_chunks(file.path, self.chunk_seconds, self.overlap_seconds):
+                if piece is not None:
+                    yield piece
+                piece = Piece(index, chunk.start_seconds, len(chunk.samples) / SAMPLE_RATE,
+                              compute_fbank(chunk.samples), False)
+            piece.last = True
+            yield piece
+        except AudioError as err:
+            file.error = str(err)
 
-    def _run(self, batch: list[Piece], stitchers: list, spent: list[float], done: set[int],
-             errors: dict[int, str]) -> None:
+    def _run(self, batch: list[Piece], files: dict[int, _File]) -> None:
+        """Decode `batch` and add each piece's words to its file (unless the file failed).
+        A piece shorter than one 25 ms frame holds no speech: it gets no words."""
+        decodable = [p for p in batch if len(p.features)]
         started = time.perf_counter()
-        transcripts = self.decode_pieces(batch)
+        transcripts = iter(self.decode_pieces(decodable) if decodable else [])
         elapsed = time.perf_counter() - started
-        frames = [len(p.features) for p in batch]
-        for piece, words, n in zip(batch, transcripts, frames):
-            spent[piece.file] += elapsed * n / max(1, sum(frames))
-            if piece.file in errors:
+        frames = sum(len(p.features) for p in batch)
+        for piece in batch:
+            words = next(transcripts) if len(piece.features) else []
+            file = files.get(piece.file)
+            if file is None or file.error:
                 continue
-            stitchers[piece.file].add(words, piece.seconds)
+            file.seconds += elapsed * len(piece.features) / max(1, frames)
+            file.stitcher.add(words, piece.seconds)
             if piece.last:
-                done.add(piece.file)
+                file.done = True
 
     @torch.no_grad()
     def decode_pieces(self, batch: list[Piece]) -> list[list[str]]:

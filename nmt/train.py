@@ -3,7 +3,8 @@
 Writes into the run folder: checkpoints/, train_log.csv, run_config.yaml and, at the end,
 model/ (the averaged weights as a self-contained model directory for `nmt-translate`).
 Rerun with the same run folder to resume; a different data/model/reuse setting there is an
-error rather than a silent mix.
+error rather than a silent mix. Under `torchrun --nproc-per-node N nmt-train ...` it trains
+with DistributedDataParallel; rank 0 alone writes the run folder.
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ from echoformer.model_dir import file_sha256, save_model_dir
 from echoformer.paths import CONF_DIR
 from echoformer.tokenizer import Tokenizer
 from echoformer.training import Trainer, TrainingSummary
+from echoformer.training.distributed import World, hydra_overrides, process_group
 from echoformer.training.run_dir import check_resumable, resolve_device
-from echoformer.training.trainer import evaluate
+from echoformer.training.evaluation import evaluate
 from nmt.config import NMTTrainConfig, register
 from nmt.data.dataset import TokenizedPairs
 from nmt.model import TransformerNMT, parameter_count
@@ -48,11 +50,15 @@ def run_identity() -> dict[str, Callable[[dict], Any]]:
 
 
 def train(config: NMTTrainConfig, run_dir: Path) -> Path:
-    """Train as `config` says into `run_dir`; returns the exported model directory."""
-    run_dir = Path(run_dir)
+    """Train as `config` says into `run_dir`; returns the exported model directory.
+    Under torchrun: every rank calls this; rank 0's `run_dir` is the one used."""
     if config.threads:
         torch.set_num_threads(config.threads)
-    device = resolve_device(config.device)
+    with process_group(resolve_device(config.device)) as (world, device):
+        return _train(config, Path(world.from_main(str(run_dir))), device, world)
+
+
+def _train(config: NMTTrainConfig, run_dir: Path, device: torch.device, world: World) -> Path:
     d = config.data
     spm_path = Path(d.spm) if d.spm else Path(d.dir) / "spm.model"
     tokenizer = Tokenizer(spm_path)
@@ -62,18 +68,22 @@ def train(config: NMTTrainConfig, run_dir: Path) -> Path:
     pattern = config.reuse.pattern_for(config.model.encoder_layers)
     torch.manual_seed(config.trainer.seed)
     model = TransformerNMT(config.model, tokenizer.vocab_size, pattern, config.softmax)
-    print(f"nmt-train: {d.src_lang}->{d.tgt_lang}, {len(train_pairs)} training pairs "
-          f"({train_pairs.left_out} too long or empty, left out), {len(valid_pairs)} valid; "
-          f"{parameter_count(model):,} parameters, reuse pattern {pattern}, device {device}",
-          file=sys.stderr)
+    processes = f" × {world.size} processes" if world.is_distributed else ""
+    if world.is_main:
+        print(f"nmt-train: {d.src_lang}->{d.tgt_lang}, {len(train_pairs)} training pairs "
+              f"({train_pairs.left_out} too long or empty, left out), {len(valid_pairs)} "
+              f"valid; {parameter_count(model):,} parameters, reuse pattern {pattern}, device "
+              f"{device}{processes}", file=sys.stderr)
     run_config = OmegaConf.to_container(OmegaConf.structured(config), resolve=True)
     run_config["tokenizer_sha256"] = file_sha256(spm_path)
     # Only now: a run that failed to start leaves nothing behind.
-    check_resumable(run_dir, run_config, run_identity())
+    world.on_main(lambda: check_resumable(run_dir, run_config, run_identity()))
     seed = config.trainer.seed
-    summary = Trainer(model, config.trainer, run_dir, device).fit(
+    summary = Trainer(model, config.trainer, run_dir, device, world).fit(
         lambda epoch: train_pairs.batches(d.max_tokens, seed + epoch),
         lambda: valid_pairs.batches(d.valid_max_tokens, None))
+    if not world.is_main:
+        return run_dir / MODEL_DIR  # written by rank 0
     model.load_state_dict(summary.averaged_state)
     averaged_valid = evaluate(model, valid_pairs.batches(d.valid_max_tokens, None), device)
     facts = {"train_pairs": len(train_pairs), "device": str(device),
@@ -104,8 +114,15 @@ def task_info(config: NMTTrainConfig, model: TransformerNMT, summary: TrainingSu
             "valid_nll_last": summary.last_valid.get("nll"), **facts}}
 
 
+def main() -> None:
+    """The console script: the Hydra app, told on ranks other than 0 (torchrun) to leave
+    the run folder to rank 0."""
+    sys.argv += hydra_overrides()
+    hydra_main()
+
+
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="nmt_train")
-def main(cfg: DictConfig) -> None:
+def hydra_main(cfg: DictConfig) -> None:
     keep_freed_memory()
     try:
         config = to_dataclass(cfg, NMTTrainConfig)

@@ -6,32 +6,45 @@
 Input lines keep their order; an empty (or blank) line gives an empty line; a line longer than
 the model's max_length is translated from its first tokens, with a warning on stderr. With
 --nbest N > 1 each input line gives N lines `LINE ||| translation ||| score` (LINE counts
-from 0 over all inputs; Moses n-best style).
+from 0 over all inputs; Moses n-best style). Control characters are read as spaces. A line that
+is not UTF-8 gives an empty line and is reported (file and line) at the end, exit status 1.
+
+Input is read, translated and written `CHUNK_LINES` lines at a time (one line at a time from a
+terminal), so memory does not grow with the input. Progress goes to stderr as a bar when
+stderr is a terminal or with --progress.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
+import os
+import re
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
 import torch
+from tqdm import tqdm
 
 from echoformer.cpu_memory import keep_freed_memory
 from echoformer.model_dir import ModelDirError, load_model_dir, read_meta
+from echoformer.shipped import default_model
 from echoformer.output_layer import SOFTMAX_KINDS, SoftmaxConfig
 from echoformer.search import BeamSearch, DecodingOptions
 from echoformer.svd_cache import cached_svd_factors
 from echoformer.text_norm import normalize_text
 from echoformer.tokenizer import BOS_ID, EOS_ID, PAD_ID
 from nmt.data.batching import pad
-from nmt.data.local import decode_lines
+from nmt.data.local import iter_lines, not_utf8_message
 from nmt.model import TransformerNMT
+
+CHUNK_LINES = 1000  # lines read, translated and written at a time
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0, DEL, C1: read as spaces
 
 
 @dataclass
@@ -77,13 +90,15 @@ class Translator:
         return DecodingOptions(**task.get("decoding", {}))
 
     def translate(self, lines: Sequence[str], batch_size: int = 32) -> list[Translation]:
-        """One `Translation` per line, in order; batches of similar-length sentences."""
+        """One `Translation` per line, in order; batches of similar-length sentences.
+        Control characters are read as spaces; a line longer than the model's max_length is
+        translated from its first tokens (`Translation.truncated_from` says so)."""
         if batch_size < 1:
             raise ValueError(f"batch size {batch_size}: must be ≥ 1")
         results = [Translation([]) for _ in lines]
         sources: dict[int, list[int]] = {}
         for index, line in enumerate(lines):
-            ids = self.tokenizer.encode(normalize_text(line))
+            ids = self.tokenizer.encode(normalize_text(_CONTROL.sub(" ", line)))
             if not ids:
                 results[index] = Translation([("", 0.0)])
                 continue
@@ -105,23 +120,59 @@ class Translator:
                                             for h in hyps]
         return results
 
+    def translate_stream(self, lines: Iterable[str], batch_size: int = 32,
+                         chunk_lines: int = CHUNK_LINES) -> Iterator[Translation]:
+        """`translate` for any number of lines, read lazily: `chunk_lines` lines at a time are
+        translated (sorted by length within the chunk for batching) and given out in order, so
+        memory does not grow with the input."""
+        if chunk_lines < 1:
+            raise ValueError(f"chunk of {chunk_lines} lines: must be ≥ 1")
+        lines = iter(lines)
+        while chunk := list(itertools.islice(lines, chunk_lines)):
+            yield from self.translate(chunk, batch_size)
 
-def read_inputs(files: Sequence[str]) -> list[tuple[str, int, str]]:
-    """(input name, line number, text) of every line of `files` (stdin when empty).
 
-    Raises ValueError naming the input and line numbers that are not UTF-8."""
-    rows = []
-    for name in files or ["-"]:
+@dataclass(frozen=True)
+class InputLine:
+    """One input line: where it is from and its text (None when it is not UTF-8)."""
+
+    name: str
+    number: int
+    text: str | None
+
+
+def iter_inputs(files: Sequence[str]) -> Iterator[InputLine]:
+    """The lines of `files` ("-" or none: stdin) in order, read one at a time. Raises
+    FileNotFoundError at once (before reading anything) when a file is missing."""
+    names = list(files) or ["-"]
+    for name in names:
+        if name != "-" and not Path(name).is_file():
+            raise FileNotFoundError(f"input file not found: {name}")
+    return _read_inputs(names)
+
+
+def _read_inputs(names: list[str]) -> Iterator[InputLine]:
+    for name in names:
         if name == "-":
-            data, shown = sys.stdin.buffer.read(), "<stdin>"
-        else:
-            path = Path(name)
-            if not path.is_file():
-                raise FileNotFoundError(f"input file not found: {name}")
-            data, shown = path.read_bytes(), name
-        rows += [(shown, number, text)
-                 for number, text in enumerate(decode_lines(data, shown), start=1)]
-    return rows
+            yield from (InputLine("<stdin>", n, t) for n, t in iter_lines(sys.stdin.buffer))
+            continue
+        with open(name, "rb") as stream:
+            yield from (InputLine(name, n, t) for n, t in iter_lines(stream))
+
+
+def count_lines(files: Sequence[str]) -> int | None:
+    """Lines in `files` (for the progress bar), None when one is stdin."""
+    if not files or "-" in files:
+        return None
+    total = 0
+    for name in files:
+        with open(name, "rb") as stream:
+            last = b"\n"
+            for block in iter(lambda: stream.read(1 << 20), b""):
+                total += block.count(b"\n")
+                last = block[-1:]
+            total += last != b"\n"
+    return total
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -129,7 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="nmt-translate", description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("files", nargs="*", metavar="FILE", help="input text (default stdin)")
-    parser.add_argument("--model", required=True, type=Path, help="model directory")
+    parser.add_argument("--model", type=Path,
+                        help="model directory written by nmt-train (<run dir>/model); default: "
+                             "the shipped English→German model, models/nmt-en-de")
     parser.add_argument("--beam-size", type=int, help="beam size (1 = greedy; default: model)")
     parser.add_argument("--nbest", type=int, default=1, help="hypotheses per line (default 1)")
     parser.add_argument("--batch-size", type=int, default=32, help="sentences per batch")
@@ -143,6 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads (0 = default)")
     parser.add_argument("--quiet", action="store_true", help="no summary on stderr")
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction,
+                        help="progress bar on stderr (default: when stderr is a terminal)")
     return parser
 
 
@@ -174,42 +229,83 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.device.startswith("cuda") and not torch.cuda.is_available():
             raise ValueError(f"--device {args.device}: CUDA is not available here; use cpu")
+        if args.batch_size < 1:
+            raise ValueError(f"--batch-size {args.batch_size}: must be ≥ 1")
+        if args.model is None:
+            args.model = default_model("nmt")
         meta_softmax = _stored_softmax(args.model)
         translator = Translator(args.model, args.device, _softmax(args, meta_softmax))
         translator.options = _options(args, translator.options)
-        rows = read_inputs(args.files)
-        started = time.perf_counter()
-        results = translator.translate([text for _, _, text in rows], args.batch_size)
-        seconds = time.perf_counter() - started
+        rows = iter_inputs(args.files)
     except (ModelDirError, FileNotFoundError, ValueError) as error:
         print(f"nmt-translate: {error}", file=sys.stderr)
         return 2
-    for (name, number, _), result in zip(rows, results):
-        if result.truncated_from is not None:
-            print(f"nmt-translate: warning: {name} line {number} has {result.truncated_from} "
-                  f"tokens, more than the model's max_length={translator.max_length}; "
-                  f"translated its first {translator.max_length - 1}", file=sys.stderr)
-    write_translations(results, args.nbest, sys.stdout)
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(encoding="utf-8")
+    show = sys.stderr.isatty() if args.progress is None else args.progress
+    started = time.perf_counter()
+    with tqdm(total=count_lines(args.files), unit="line", desc="nmt-translate",
+              file=sys.stderr, disable=not show, dynamic_ncols=True) as bar:
+        try:
+            report = _translate_rows(translator, rows, args, sys.stdout, bar)
+        except BrokenPipeError:  # e.g. `| head`: stop quietly
+            sys.stdout = open(os.devnull, "w")  # no second error when Python flushes at exit
+            return 1
+    seconds = time.perf_counter() - started
     if not args.quiet:
-        words = sum(len(r.text.split()) for r in results)
         o = translator.options
-        print(f"nmt-translate: {len(results)} lines, {words} output words in {seconds:.1f} s "
-              f"({len(results) / max(seconds, 1e-9):.1f} lines/s; beam {o.beam_size}, batch "
-              f"{args.batch_size}, softmax {translator.model.output.softmax.kind}, "
-              f"{args.device})", file=sys.stderr)
-    return 0
+        print(f"nmt-translate: {report.lines} lines, {report.words} output words in "
+              f"{seconds:.1f} s ({report.lines / max(seconds, 1e-9):.1f} lines/s; beam "
+              f"{o.beam_size}, batch {args.batch_size}, softmax "
+              f"{translator.model.output.softmax.kind}, {args.device})", file=sys.stderr)
+    for name, count in report.not_utf8.items():
+        message = not_utf8_message(name, report.not_utf8_shown[name], count)
+        print(f"nmt-translate: {message} Their output lines are empty; convert the file to "
+              "UTF-8, e.g. `iconv -f latin1 -t utf-8`.", file=sys.stderr)
+    return 1 if report.not_utf8 else 0
 
 
-def write_translations(results: Sequence[Translation], nbest: int, out: TextIO) -> None:
-    """One line per result; with nbest > 1, `index ||| text ||| score` lines per result."""
-    if hasattr(out, "reconfigure"):
-        out.reconfigure(encoding="utf-8")
-    for index, result in enumerate(results):
-        if nbest == 1:
-            out.write(_one_line(result.text) + "\n")
-        else:
-            for text, score in result.nbest or [("", 0.0)]:
-                out.write(f"{index} ||| {_one_line(text)} ||| {score:.4f}\n")
+@dataclass
+class _Report:
+    lines: int = 0
+    words: int = 0
+    not_utf8: dict[str, int] = dataclasses.field(default_factory=dict)  # bad lines per input
+    not_utf8_shown: dict[str, list[int]] = dataclasses.field(default_factory=dict)  # first few
+
+
+def _translate_rows(translator: Translator, rows: Iterator[InputLine],
+                    args: argparse.Namespace, out: TextIO, bar: tqdm) -> _Report:
+    """Translate and write `rows` chunk by chunk; warnings on stderr as they come."""
+    interactive = (not args.files or "-" in args.files) and sys.stdin.isatty()
+    rows, reading = itertools.tee(rows)  # holds at most one chunk between the two
+    results = translator.translate_stream((row.text or "" for row in reading), args.batch_size,
+                                          1 if interactive else CHUNK_LINES)
+    report = _Report()
+    for index, (row, result) in enumerate(zip(rows, results)):
+        if row.text is None:
+            report.not_utf8[row.name] = report.not_utf8.get(row.name, 0) + 1
+            shown = report.not_utf8_shown.setdefault(row.name, [])
+            if len(shown) < 5:
+                shown.append(row.number)
+        if result.truncated_from is not None:
+            tqdm.write(f"nmt-translate: warning: {row.name} line {row.number} has "
+                       f"{result.truncated_from} tokens, more than the model's "
+                       f"max_length={translator.max_length}; translated its first "
+                       f"{translator.max_length - 1}", file=sys.stderr)
+        write_translation(result, index, args.nbest, out)
+        report.lines += 1
+        report.words += len(result.text.split())
+        bar.update(1)
+    return report
+
+
+def write_translation(result: Translation, index: int, nbest: int, out: TextIO) -> None:
+    """`result` as one line, or with nbest > 1 as `index ||| text ||| score` lines; flushed."""
+    if nbest == 1:
+        out.write(_one_line(result.text) + "\n")
+    else:
+        for text, score in result.nbest or [("", 0.0)]:
+            out.write(f"{index} ||| {_one_line(text)} ||| {score:.4f}\n")
     out.flush()
 
 

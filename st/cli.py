@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterator, Sequence
 
 import torch
+from tqdm import tqdm
 
 from asr.cli import load_transcriber
 from asr.decoding import METHODS
@@ -54,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "translation, duration and seconds")
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default cpu)")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads")
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction,
+                        help="progress bar on stderr (default: when stderr is a terminal)")
     return parser
 
 
@@ -94,15 +97,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ModelDirError, FileNotFoundError, ValueError) as error:
         print(f"st-translate: {error}", file=sys.stderr)
         return 2
-    failed = 0
+    failures = []
+    show = sys.stderr.isatty() if args.progress is None else args.progress
+    bar = tqdm(total=len(args.audio), unit="file", desc="st-translate", file=sys.stderr,
+               disable=not show, dynamic_ncols=True)
     for window in _windows(transcriber.transcribe(args.audio), WINDOW):
         started = time.perf_counter()
         translations = translator.translate([t.text for t in window], args.batch_size)
         share = (time.perf_counter() - started) / len(window)
         for transcript, translation in zip(window, translations):
             if transcript.error:
-                failed += 1
-                print(f"st-translate: skipped {transcript.error}", file=sys.stderr)
+                failures.append(transcript.error)
+                tqdm.write(f"st-translate: skipped {transcript.error}", file=sys.stderr)
             if args.format == "jsonl":
                 row = {"audio": transcript.audio, "transcript": transcript.text,
                        "translation": translation.text, "duration": transcript.duration,
@@ -112,8 +118,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(json.dumps(row, ensure_ascii=False), flush=True)
             else:
                 print(translation.text, flush=True)
-    if failed:
-        print(f"st-translate: {failed} of {len(args.audio)} files failed", file=sys.stderr)
+        bar.update(len(window))
+    bar.close()
+    if failures:
+        listed = "".join(f"\n  {error}" for error in failures)
+        print(f"st-translate: {len(failures)} of {len(args.audio)} files failed:{listed}",
+              file=sys.stderr)
         return 1
     return 0
 

@@ -46,12 +46,22 @@ def test_lines_are_read_from_stdin_without_a_file(model_dir, capsys, monkeypatch
     assert code == 0 and out.count("\n") == 3 and out.split("\n")[1] == ""
 
 
-def test_input_that_is_not_utf8_is_an_error_naming_the_line(model_dir, tmp_path, capsys):
+def test_a_line_that_is_not_utf8_is_reported_by_line_and_the_others_translated(
+        model_dir, tmp_path, capsys):
     source = tmp_path / "latin1.en"
-    source.write_bytes("Good morning.\nHello.\nGrüße.\n".encode("latin-1"))
+    source.write_bytes("Good morning.\nGrüße.\nHello.\n".encode("latin-1"))
     code, out, err = run(["--model", model_dir, source], capsys)
-    assert code == 2 and out == ""
-    assert f"{source}: 1 line(s) are not valid UTF-8 (line 3)" in err and "iconv" in err
+    outputs = out.split("\n")[:-1]
+    assert code == 1 and len(outputs) == 3 and outputs[1] == "" and outputs[0] and outputs[2]
+    assert f"{source}: 1 line(s) are not valid UTF-8 (line 2)" in err and "iconv" in err
+
+
+def test_a_missing_input_file_is_an_error_before_anything_is_translated(
+        model_dir, tmp_path, capsys):
+    good = tmp_path / "good.en"
+    good.write_text("The cat sleeps.\n", encoding="utf-8")
+    code, out, err = run(["--model", model_dir, good, tmp_path / "typo.en"], capsys)
+    assert code == 2 and out == "" and "input file not found" in err and "typo.en" in err
 
 
 def test_a_missing_model_directory_is_a_clear_error(tmp_path, capsys):

@@ -76,8 +76,14 @@ def scan_manifest(path: str | Path, *, check_audio: bool = True) -> ManifestScan
         raise ManifestError(f"{path}: no such manifest; check the path or run the data preparation")
     folder = path.resolve().parent
     utterances, errors = [], []
-    with path.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
+    with path.open("rb") as lines:
+        for number, raw in enumerate(lines, start=1):
+            try:
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError:
+                errors.append(f"{path}:{number}: not valid UTF-8; manifests are UTF-8 JSON "
+                              "(convert with e.g. `iconv -f latin1 -t utf-8`)")
+                continue
             if not line.strip():
                 continue
             try:

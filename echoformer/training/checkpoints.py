@@ -52,6 +52,15 @@ class CheckpointStore:
             self.path(old).with_suffix(".pt.sha256").unlink(missing_ok=True)
         return path
 
+    def remove_leftovers(self) -> list[Path]:
+        """Delete the temporary files of writes that a crash cut short; returns them."""
+        if not self.directory.is_dir():
+            return []
+        leftovers = [path for path in self.directory.glob(".step_*.tmp") if path.is_file()]
+        for path in leftovers:
+            path.unlink(missing_ok=True)
+        return leftovers
+
     def steps(self) -> list[int]:
         """Steps with a checkpoint file, oldest first."""
         if not self.directory.is_dir():

@@ -16,6 +16,8 @@ class TrainerConfig:
     the validation loss has not improved for `patience` validations (0 = never).
     Validates every `valid_every` steps, checkpoints every `save_every` steps and at the end,
     keeps the newest `keep_checkpoints`, and exports the mean of the newest `average_last`.
+    find_unused_parameters: under torchrun, DistributedDataParallel's option of that name, for
+    a model whose loss leaves some parameters out of the graph (none of ours does).
     """
 
     lr: float = 5e-4
@@ -38,6 +40,7 @@ class TrainerConfig:
     progress: bool = True
     seed: int = 1
     max_skipped_in_a_row: int = 100
+    find_unused_parameters: bool = False
 
     def __post_init__(self) -> None:
         problems = [name for name in ("warmup_steps", "max_steps", "accumulate", "valid_every",

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
+
+from echoformer.atomic_file import atomic_write
 
 COLUMNS = ("step", "epoch", "split", "loss", "nll", "ppl", "lr", "tokens_per_s", "elapsed_s",
            "skipped_updates")
@@ -31,6 +34,31 @@ class CSVLog:
                 writer.writeheader()
             writer.writerow({key: _format(value) for key, value in row.items()})
 
+    def drop_after(self, step: int) -> int:
+        """Remove the rows of steps after `step` (logged after the checkpoint a resumed run
+        starts from) and a last line cut short by a crash, so that every step appears once;
+        returns how many rows went."""
+        if self.columns is None:
+            return 0
+        text = self.path.read_text(encoding="utf-8")
+        lines = text.splitlines(keepends=True)
+        complete = lines if text.endswith("\n") else lines[:-1]
+        rows = list(csv.DictReader(complete[1:], fieldnames=self.columns))
+        kept = [row for row in rows if _step(row) <= step]
+        if len(complete) < len(lines) or len(kept) < len(rows):
+            out = io.StringIO(newline="")
+            writer = csv.DictWriter(out, fieldnames=self.columns)
+            writer.writeheader()
+            writer.writerows(kept)
+            atomic_write(self.path, lambda stream: stream.write(out.getvalue().encode("utf-8")))
+        return len(lines) - 1 - len(kept)
+
+
+def _step(row: dict) -> int:
+    try:
+        return int(row["step"])
+    except (TypeError, ValueError):
+        return -1
 
 def _format(value):
     return f"{value:.6g}" if isinstance(value, float) else value

@@ -6,6 +6,13 @@ are normalised by the tokens of the whole update (all accumulated batches), as i
 Rerun into the same output folder, training resumes from the newest good checkpoint: model,
 optimizer, scheduler, gradient scaler, step, epoch, position in the epoch, early-stop state
 and random number generators.
+
+Under torchrun (see `distributed`) the model is wrapped in DistributedDataParallel; every rank
+reads the same batch sequence and trains on its own positions of it; an update is
+`accumulate` batches on each rank, normalised by the tokens of all of them (all ranks), so it
+equals the update one process would make from the same batches. Validation is sharded the
+same way and summed over the ranks. Only rank 0 writes checkpoints, the log and the progress
+bar; stop decisions are taken together, so no rank waits for another that has stopped.
 """
 
 from __future__ import annotations
@@ -21,18 +28,22 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from echoformer.training.checkpoints import CheckpointStore
 from echoformer.training.config import TrainerConfig
 from echoformer.training.csv_log import CSVLog
+from echoformer.training.distributed import World, current
+from echoformer.training.evaluation import autocast, evaluation_sums, per_token
 from echoformer.training.schedule import inverse_sqrt_schedule
 
 Batch = dict[str, Tensor]
+T = TypeVar("T")
 
 
 class NonFiniteLossError(RuntimeError):
@@ -64,17 +75,30 @@ class TrainingSummary:
 
 
 class Trainer:
-    """Trains `model` on `device`, writing `out_dir/checkpoints/` and `out_dir/train_log.csv`."""
+    """Trains `model` on `device`, writing `out_dir/checkpoints/` and `out_dir/train_log.csv`.
+
+    world: the training processes (default: the initialised process group, if any); every
+    rank constructs its Trainer with the same `out_dir`, only rank 0 writes there.
+    """
 
     def __init__(self, model: nn.Module, config: TrainerConfig, out_dir: Path,
-                 device: str | torch.device = "cpu") -> None:
+                 device: str | torch.device = "cpu", world: World | None = None) -> None:
         self.config, self.device = config, torch.device(device)
+        self.world = world or current()
         self.model = model.to(self.device)
+        self._network: nn.Module = self.model  # what a training step calls
+        if self.world.is_distributed:
+            gpu = self.device.index if self.device.index is not None else (
+                torch.cuda.current_device() if self.device.type == "cuda" else None)
+            self._network = DistributedDataParallel(
+                self.model, device_ids=None if gpu is None else [gpu],
+                find_unused_parameters=config.find_unused_parameters)
         self.out_dir = Path(out_dir)
-        self.out_dir.mkdir(parents=True, exist_ok=True)
+        if self.world.is_main:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
         self.store = CheckpointStore(self.out_dir / "checkpoints",
                                      max(config.keep_checkpoints, config.average_last))
-        self.log = CSVLog(self.out_dir / "train_log.csv")
+        self.log = CSVLog(self.out_dir / "train_log.csv") if self.world.is_main else None
         params = [p for p in model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(params, lr=config.lr, betas=tuple(config.betas),
                                            weight_decay=config.weight_decay)
@@ -103,43 +127,53 @@ class Trainer:
 
     def _fit(self, train_batches: Callable[[int], Iterable[Batch]],
              valid_batches: Callable[[], Iterable[Batch]] | None) -> TrainingSummary:
-        c = self.config
-        torch.manual_seed(c.seed)
-        random.seed(c.seed)
+        c, world = self.config, self.world
+        torch.manual_seed(c.seed + world.rank)
+        random.seed(c.seed + world.rank)
         resumed = self.resume()
         p = self.progress
         self._started, self._window, self._last_valid = time.perf_counter(), _Window(), {}
-        self._bar = tqdm(total=c.max_steps, initial=p.step, disable=not c.progress,
+        self._bar = tqdm(total=c.max_steps, initial=p.step, disable=not (c.progress and
+                                                                         world.is_main),
                          unit="step", dynamic_ncols=True, file=sys.stderr,
                          mininterval=0.5 if sys.stderr.isatty() else 60)  # log file: 1/min
-        if resumed:
-            self._bar.write(f"resumed from step {p.step} (epoch {p.epoch})")
+        if resumed and world.is_main:
+            self._bar.write(f"resumed from step {p.step} (epoch {p.epoch})", file=sys.stderr)
         stop_reason = "max_steps" if p.step >= c.max_steps else ""
         while not stop_reason:
             if c.max_epochs is not None and p.epoch >= c.max_epochs:
                 stop_reason = "max_epochs"
                 break
-            batches = itertools.islice(iter(train_batches(p.epoch)), p.batches_in_epoch, None)
-            seen_before = p.batches_in_epoch
-            for group in _groups(batches, c.accumulate):
+            start = p.batches_in_epoch
+            batches = enumerate(itertools.islice(iter(train_batches(p.epoch)), start, None),
+                                start)
+            updates_tried = 0
+            for group in _groups(batches, c.accumulate * world.size):
                 p.batches_in_epoch += len(group)
-                metrics = self._update(group)
+                if len(group) < world.size:
+                    continue  # an epoch's last few batches, too few for every rank: left out
+                updates_tried += 1
+                metrics = self._update([batch for i, batch in group if world.owns(i)])
                 if metrics is not None:
                     stop_reason = self._after_update(metrics, valid_batches)
                     if stop_reason:
                         break
             else:
-                if p.batches_in_epoch == 0 and seen_before == 0:
-                    raise ValueError(f"epoch {p.epoch} has no training batches: check the "
-                                     "training data and the batch size settings")
+                if updates_tried == 0 and start == 0:
+                    raise ValueError(
+                        f"epoch {p.epoch} has no training batches"
+                        + (f" for each of the {world.size} processes" if world.is_distributed
+                           else "") + ": check the training data and the batch size settings")
                 p.epoch += 1
                 p.batches_in_epoch = 0
         self._bar.close()
         if valid_batches is not None and not self._last_valid and p.step > 0:
             self._last_valid = self._validate(valid_batches)
-        if p.step not in self.store.steps():
+        if world.from_main(world.is_main and p.step not in self.store.steps()):
             self.save()
-        averaged, steps = self.store.average(self.config.average_last)
+        averaged, steps = {}, []  # only rank 0 reads the checkpoints back
+        if world.is_main:
+            averaged, steps = self.store.average(self.config.average_last)
         return TrainingSummary(averaged, steps, p, stop_reason, self._last_valid,
                                time.perf_counter() - self._started)
 
@@ -151,7 +185,8 @@ class Trainer:
         self._bar.update(1)
         if p.step % c.log_every == 0 or p.step == 1:
             row = self._window.row(p, self.scheduler.get_last_lr()[0], self._started)
-            self.log.write(row)
+            if self.log is not None:
+                self.log.write(row)
             self._bar.set_postfix(loss=f"{row['loss']:.3f}", tok_s=f"{row['tokens_per_s']:.0f}")
             self._window = _Window()
         stop_reason = ""
@@ -163,33 +198,53 @@ class Trainer:
             self.save()
         if p.step >= c.max_steps:
             stop_reason = stop_reason or "max_steps"
-        if self._interrupt.requested:
-            stop_reason = stop_reason or "interrupted"
         elapsed = time.perf_counter() - self._started
-        if c.max_minutes is not None and elapsed > 60 * c.max_minutes:
+        out_of_time = c.max_minutes is not None and elapsed > 60 * c.max_minutes
+        interrupted = self._interrupt.requested
+        if self.world.is_distributed:  # one decision for all: Ctrl-C on any, rank 0's clock
+            interrupted, out_of_time = (bool(flag) for flag in self.world.sum(
+                [float(interrupted), float(out_of_time and self.world.is_main)]))
+        if interrupted:
+            stop_reason = stop_reason or "interrupted"
+        if out_of_time:
             stop_reason = stop_reason or "max_minutes"
         return stop_reason
 
     def _update(self, group: list[Batch]) -> dict[str, float] | None:
-        """One optimizer update over `group`; None (and counted) if it had to be skipped."""
-        self.model.train()
+        """One optimizer update over `group` (this rank's batches of it); None (and counted)
+        if it had to be skipped."""
+        self._network.train()
         sums: dict[str, float] = {}
-        for batch in group:
+        non_finite = False
+        for number, batch in enumerate(group):
+            assert batch is not None, "a batch of another rank reached this one"
             batch = {k: v.to(self.device, non_blocking=True) if torch.is_tensor(v) else v
                      for k, v in batch.items()}
-            with self._autocast():
-                out = self.model(**batch)
-            if not torch.isfinite(out["loss"]):
-                return self._skip("loss")
-            self.scaler.scale(out["loss"]).backward()
+            last = number == len(group) - 1
+            with self._gradient_sync(last):
+                with self._autocast():
+                    out = self._network(**batch)
+                if not torch.isfinite(out["loss"]):
+                    if not self.world.is_distributed:
+                        return self._skip("loss")
+                    non_finite = True  # the other ranks still expect this backward
+                self.scaler.scale(out["loss"]).backward()
             for name, value in out.items():
                 sums[name] = sums.get(name, 0.0) + float(value.detach())
+        if self.world.is_distributed:
+            names = list(sums)
+            totals = self.world.sum([sums[name] for name in names] + [float(non_finite)])
+            sums = dict(zip(names, totals))
+            if totals[-1]:
+                return self._skip("loss")
         self.scaler.unscale_(self.optimizer)
         tokens = max(sums["tokens"], 1.0)
+        # DDP has averaged the ranks' gradient sums; ×size/tokens = their sum / all tokens
+        per_token = tokens / self.world.size if self.world.is_distributed else tokens
         params = [q for group_ in self.optimizer.param_groups for q in group_["params"]]
         for param in params:
             if param.grad is not None:
-                param.grad.div_(tokens)
+                param.grad.div_(per_token)
         norm = torch.nn.utils.clip_grad_norm_(params, self.config.clip_norm or math.inf)
         if not torch.isfinite(norm):
             if self.scaler.is_enabled():
@@ -216,8 +271,12 @@ class Trainer:
         return None
 
     def _validate(self, valid_batches: Callable[[], Iterable[Batch]]) -> dict[str, float]:
-        """Mean loss/nll per token on the validation batches; updates the early-stop state."""
-        result = evaluate(self.model, valid_batches(), self.device, self.amp_dtype)
+        """Mean loss/nll per token on the validation batches (each rank its share, summed
+        over the ranks); updates the early-stop state."""
+        world = self.world
+        mine = (batch for i, batch in enumerate(valid_batches()) if world.owns(i))
+        sums = world.sum_dict(evaluation_sums(self.model, mine, self.device, self.amp_dtype))
+        result = per_token(sums)
         p = self.progress
         watched = result.get("nll", result.get("loss", math.inf))
         if watched < p.best_valid - 1e-4:
@@ -226,27 +285,52 @@ class Trainer:
             p.bad_validations += 1
         row = {"step": p.step, "epoch": p.epoch, "split": "valid", **result,
                "elapsed_s": time.perf_counter() - self._started}
-        self.log.write(row)
+        if self.log is not None:
+            self.log.write(row)
         return result
 
     def _autocast(self):
-        return _autocast(self.device, self.amp_dtype)
+        return autocast(self.device, self.amp_dtype)
+
+    def _gradient_sync(self, now: bool):
+        """DDP: exchange gradients only in the backward pass of an update's last batch."""
+        if isinstance(self._network, DistributedDataParallel) and not now:
+            return self._network.no_sync()
+        return nullcontext()
 
     # -- checkpoints ----------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
+        """The checkpoint's content. Distributed: with every rank's RNG states (`rng_by_rank`);
+        all ranks must call it together."""
         rng = {"torch": torch.get_rng_state(), "python": random.getstate()}
         if torch.cuda.is_available():
             rng["cuda"] = torch.cuda.get_rng_state_all()
-        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict(),
-                "progress": vars(self.progress).copy(), "rng": rng}
+        state = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                 "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict(),
+                 "progress": vars(self.progress).copy(), "rng": rng}
+        if self.world.is_distributed:
+            state["rng_by_rank"] = self.world.gather(rng)
+        return state
 
     def save(self) -> Path:
-        return self.store.save(self.state(), self.progress.step)
+        """Checkpoint the current step (rank 0 writes; all ranks must call it together)."""
+        state = self.state()
+        if not self.world.is_main:
+            return self.store.path(self.progress.step)
+        return self.store.save(state, self.progress.step)
 
     def resume(self) -> bool:
-        """Load the newest good checkpoint of `out_dir`, if any; True when one was loaded."""
-        state = self.store.load_latest(map_location=self.device)
+        """Load the newest good checkpoint of `out_dir`, if any; True when one was loaded.
+        Distributed: rank 0 reads it and sends it to the others (all must call this)."""
+        if self.world.is_main:
+            self.store.remove_leftovers()
+        if self.world.is_distributed:
+            state = self.world.from_main(self.store.load_latest(map_location="cpu")
+                                         if self.world.is_main else None)
+        else:
+            state = self.store.load_latest(map_location=self.device)
+        if self.log is not None:  # rows logged after that checkpoint, before a crash
+            self.log.drop_after(state["progress"]["step"] if state is not None else 0)
         if state is None:
             return False
         self.model.load_state_dict(state["model"])
@@ -255,6 +339,14 @@ class Trainer:
         self.scaler.load_state_dict(state["scaler"])
         self.progress = Progress(**state["progress"])
         rng = state["rng"]
+        if self.world.is_distributed:
+            by_rank = state.get("rng_by_rank", [])
+            if len(by_rank) == self.world.size:
+                rng = by_rank[self.world.rank]
+            elif not self.world.is_main:  # another number of processes: fresh, distinct RNGs
+                torch.manual_seed(self.config.seed + 1000 * self.world.rank + self.progress.step)
+                random.seed(self.config.seed + 1000 * self.world.rank + self.progress.step)
+                return True
         torch.set_rng_state(rng["torch"].cpu())
         random.setstate(rng["python"])
         if "cuda" in rng and torch.cuda.is_available():
@@ -262,32 +354,7 @@ class Trainer:
         return True
 
 
-def evaluate(model: nn.Module, batches: Iterable[Batch], device: str | torch.device,
-             amp_dtype: torch.dtype | None = None) -> dict[str, float]:
-    """Per-token means of the model's summed outputs over `batches` (eval mode, no grad);
-    `ppl` = exp(nll) when the model reports `nll`."""
-    device = torch.device(device)
-    model.eval()
-    sums: dict[str, float] = {}
-    with torch.no_grad():
-        for batch in batches:
-            batch = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
-            with _autocast(device, amp_dtype):
-                out = model(**batch)
-            for name, value in out.items():
-                sums[name] = sums.get(name, 0.0) + float(value)
-    tokens = max(sums.pop("tokens", 1.0), 1.0)
-    result = {name: value / tokens for name, value in sums.items()}
-    if "nll" in result:
-        result["ppl"] = math.exp(min(result["nll"], 50.0))
-    return result
-
-
-def _autocast(device: torch.device, dtype: torch.dtype | None):
-    return nullcontext() if dtype is None else torch.autocast(device.type, dtype=dtype)
-
-
-def _groups(batches: Iterator[Batch], size: int) -> Iterator[list[Batch]]:
+def _groups(batches: Iterator[T], size: int) -> Iterator[list[T]]:
     while group := list(itertools.islice(batches, size)):
         yield group
 

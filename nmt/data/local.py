@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from nmt.data.corpus import Pair
 
@@ -24,25 +27,39 @@ def read_lines(path: str | Path) -> list[str]:
 def decode_lines(data: bytes, name: str) -> list[str]:
     """``data`` split into UTF-8 lines without line ends (``\\n`` or ``\\r\\n``; a leading BOM
     dropped). ``ValueError`` naming ``name`` and the 1-based numbers of undecodable lines."""
-    raw_lines = data.split(b"\n")
-    if raw_lines[-1] == b"":
-        raw_lines.pop()
     lines, bad_line_numbers = [], []
-    for number, raw in enumerate(raw_lines, start=1):
-        try:
-            lines.append(raw.rstrip(b"\r").decode("utf-8"))
-        except UnicodeDecodeError:
+    for number, text in iter_lines(io.BytesIO(data)):
+        if text is None:
             bad_line_numbers.append(number)
+        else:
+            lines.append(text)
     if bad_line_numbers:
-        shown = ", ".join(map(str, bad_line_numbers[:_SHOWN_BAD_LINES]))
-        more = " …" if len(bad_line_numbers) > _SHOWN_BAD_LINES else ""
-        raise ValueError(
-            f"{name}: {len(bad_line_numbers)} line(s) are not valid UTF-8 (line {shown}{more}). "
-            "Convert the file to UTF-8, e.g. `iconv -f latin1 -t utf-8`, or fix those lines."
-        )
-    if lines:
-        lines[0] = lines[0].removeprefix("\ufeff")
+        raise ValueError(not_utf8_message(name, bad_line_numbers) + " Convert the file to "
+                         "UTF-8, e.g. `iconv -f latin1 -t utf-8`, or fix those lines.")
     return lines
+
+
+def iter_lines(stream: BinaryIO) -> Iterator[tuple[int, str | None]]:
+    """(1-based number, text without its line end) of each line of a binary stream, read one
+    line at a time; text is None for a line that is not valid UTF-8. Lines end at ``\\n``
+    (a ``\\r`` before it is dropped too); a leading BOM is dropped."""
+    for number, raw in enumerate(stream, start=1):
+        raw = raw.removesuffix(b"\n").rstrip(b"\r")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            yield number, None
+            continue
+        yield number, text.removeprefix("\ufeff") if number == 1 else text
+
+
+def not_utf8_message(name: str, line_numbers: list[int], count: int | None = None) -> str:
+    """``NAME: K line(s) are not valid UTF-8 (line 3, 7 …).``; `count` (K) defaults to the
+    number of `line_numbers`, of which the first few are shown."""
+    count = len(line_numbers) if count is None else count
+    shown = ", ".join(map(str, line_numbers[:_SHOWN_BAD_LINES]))
+    more = " …" if count > _SHOWN_BAD_LINES else ""
+    return f"{name}: {count} line(s) are not valid UTF-8 (line {shown}{more})."
 
 
 def read_parallel(source_path: str | Path, target_path: str | Path) -> list[Pair]:
