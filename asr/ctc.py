@@ -162,75 +162,107 @@ def _collect(tokens: Tensor, length: Tensor, score: Tensor) -> list[list[CTCHypo
 
 @dataclass
 class CTCPrefixState:
-    """CTC prefix state of N running hypotheses (one row each).
+    """CTC forward variables of N running hypotheses (one row each), over all T frames.
 
-    r: (T, 2, N) log-probabilities that the prefix is emitted by frame t, ending in a
-    non-blank (0) or a blank (1); log_psi: (N,) prefix scores; last: (N,) last token (-1 for
-    none); rows: (N,) utterance of each hypothesis; length: tokens in every prefix.
+    r_sum: (N, T) log-probability that frames 0..t emit exactly the prefix; r_blank: (N, T)
+    the part of it whose frame t is a blank (−inf before the prefix can be emitted and past
+    the utterance's end, except for the empty prefix); log_psi: (N,) prefix scores; last: (N,)
+    last token (−1 for none); rows: (N,) utterance of each hypothesis; length: tokens in every
+    prefix.
     """
 
-    r: Tensor
+    r_sum: Tensor
+    r_blank: Tensor
     log_psi: Tensor
     last: Tensor
     rows: Tensor
     length: int = 0
 
+    def select(self, rows: Tensor) -> CTCPrefixState:
+        """The hypotheses `rows` (M,), in that order (repeats allowed)."""
+        return CTCPrefixState(self.r_sum[rows], self.r_blank[rows], self.log_psi[rows],
+                              self.last[rows], self.rows[rows], self.length)
+
 
 class CTCPrefixScore:
     """Prefix scores log p_ctc(g·c…|x) of hypotheses g extended by candidate tokens c.
 
-    Built once per batch from log_probs (B, T, V) and lengths (B,). Frames past an
-    utterance's end emit blank with probability 1, so every row can run to T. The score of
-    `eos` is the probability of the whole hypothesis, log p_ctc(g|x).
+    Built once per batch from log_probs (B, T, V) and lengths (B,). The score of `eos` is the
+    probability of the whole hypothesis, log p_ctc(g|x).
+
+    Each hypothesis keeps its forward variables (`CTCPrefixState`). With φ_t = r_t(g), or only
+    its blank-ending part when c repeats g's last token, the score of a candidate is one sum
+    over frames, ψ(g·c) = Σ_t φ_{t−1}·x_t(c), so `score` rates all (N, C) pairs with a few
+    tensor operations. The forward variables of g·c are computed only for the extensions the
+    search keeps (`extend`), and without a loop over frames: the recursions
+    r_t^n = (r_{t−1}^n + φ_{t−1})·x_t(c) and r_t^b = (r_{t−1}^n + r_{t−1}^b)·x_t(blank) are
+    first-order linear, so r_t^n = X_t·Σ_{u≤t} φ_{u−1}/X_{u−1} with X the running product of
+    x(c): in log space a cumsum and a logcumsumexp, done in float64 because the large running
+    sums must cancel. A prefix of n tokens cannot be emitted before frame n − 1, so only the
+    frames from n on are visited. Work per step is O(T·N·C) as in ESPnet's `CTCPrefixScoreTH`.
     """
+
+    FLOOR = -1e10  # a log-probability of −inf inside an utterance: keeps running sums finite
 
     def __init__(self, log_probs: Tensor, lengths: Tensor, eos: int, blank: int = BLANK_ID
                  ) -> None:
         self.blank, self.eos = blank, eos
         t_max = log_probs.shape[1]
-        padded = torch.arange(t_max, device=log_probs.device)[None] >= lengths[:, None]
-        x = log_probs.float().masked_fill(padded[..., None], NEG_INF)
-        x[..., blank] = x[..., blank].masked_fill(padded, 0.0)
-        self.x = x.transpose(0, 1)  # (T, B, V)
+        self.valid = torch.arange(t_max, device=log_probs.device)[None] < lengths[:, None]
+        # frames past an utterance's end emit only the blank, with probability 1
+        x = log_probs.float().masked_fill(~self.valid[..., None], NEG_INF)
+        x[..., blank] = x[..., blank].masked_fill(~self.valid, 0.0)
+        self.x = x.transpose(1, 2).contiguous()  # (B, V, T)
         self.last_frame = (lengths - 1).clamp_min(0)
 
     def initial_state(self, rows: Tensor) -> CTCPrefixState:
         """State of the empty prefix for hypotheses of utterances `rows` (N,)."""
-        blank_path = self.x[:, rows, self.blank].cumsum(0)  # (T, N)
-        r = torch.stack([torch.full_like(blank_path, NEG_INF), blank_path], dim=1)
+        blank_path = self.x[rows, self.blank].double().clamp_min(self.FLOOR).cumsum(-1).float()
         n = len(rows)
-        return CTCPrefixState(r, blank_path.new_zeros(n), rows.new_full((n,), -1), rows, 0)
+        return CTCPrefixState(blank_path, blank_path, blank_path.new_zeros(n),
+                              rows.new_full((n,), -1), rows, 0)
 
-    def score(self, state: CTCPrefixState, candidates: Tensor) -> tuple[Tensor, Tensor]:
-        """Prefix scores of each hypothesis extended by each of its candidates.
+    def score(self, state: CTCPrefixState, candidates: Tensor) -> Tensor:
+        """(N, C) prefix scores of each hypothesis extended by each of its candidates (N, C);
+        the score increment over the hypothesis is `log_psi - state.log_psi[:, None]`."""
+        start, rows = state.length, state.rows
+        x = self.x[:, :, start:][rows[:, None], candidates]  # (N, C, T − start)
+        log_psi = x.add_(_before(state.r_sum, start)[:, None]).logsumexp(-1)
+        # a candidate that repeats the last token follows only the blank-ending paths
+        repeat = candidates == state.last[:, None]
+        last = self.x[rows, state.last.clamp_min(0), start:]
+        log_psi = log_psi.where(~repeat, (_before(state.r_blank, start) + last).logsumexp(-1,
+                                                                                 keepdim=True))
+        whole = state.r_sum.gather(1, self.last_frame[rows, None])  # (N, 1)
+        return log_psi.where(candidates != self.eos, whole)
 
-        candidates: (N, C) token ids. Returns (log_psi (N, C), r (T, 2, N, C)); the score
-        increment over the hypothesis is `log_psi - state.log_psi[:, None]`.
-        """
-        t_max = self.x.shape[0]
-        n, c = candidates.shape
-        xs = self.x[:, state.rows[:, None], candidates]  # (T, N, C)
-        r_sum = torch.logaddexp(state.r[:, 0], state.r[:, 1])  # (T, N)
-        # a repeated token needs a blank in between: only blank-ending paths continue it
-        log_phi = torch.where(candidates[None] == state.last[None, :, None],
-                              state.r[:, 1, :, None], r_sum[..., None])  # (T, N, C)
-        r = xs.new_full((t_max, 2, n, c), NEG_INF)
-        if state.length == 0:
-            r[0, 0] = xs[0]
-        start = max(state.length, 1)
-        log_psi = r[start - 1, 0].clone()
-        for t in range(start, t_max):
-            r[t, 0] = torch.logaddexp(r[t - 1, 0], log_phi[t - 1]) + xs[t]
-            r[t, 1] = torch.logaddexp(r[t - 1, 0], r[t - 1, 1]) + self.x[t, state.rows, None,
-                                                                           self.blank]
-            log_psi = torch.logaddexp(log_psi, log_phi[t - 1] + xs[t])
-        whole = r_sum[-1][:, None].expand(n, c)
-        log_psi = torch.where(candidates == self.eos, whole, log_psi)
-        return log_psi, r
+    def extend(self, state: CTCPrefixState, tokens: Tensor) -> CTCPrefixState:
+        """State of each hypothesis extended by its token `tokens` (N,) (not eos)."""
+        start, rows = state.length, state.rows
+        r = state.r_blank.where(tokens[:, None] == state.last[:, None], state.r_sum)
+        phi = _before(r, start).double()  # (N, T − start)
+        x = self.x[rows, tokens, start:].double()
+        log_psi = (phi + x).logsumexp(-1)
+        valid = self.valid[rows, start:]
+        cum_x = x.where(valid, 0.0).clamp_min(self.FLOOR).cumsum(-1)
+        r_nonblank = cum_x + (phi - _shift(cum_x, 0.0)).logcumsumexp(-1)
+        cum_blank = self.x[rows, self.blank, start:].double().clamp_min(self.FLOOR).cumsum(-1)
+        r_blank = cum_blank + (_shift(r_nonblank, NEG_INF) - _shift(cum_blank, 0.0)
+                               ).logcumsumexp(-1)
+        r_sum = torch.logaddexp(r_nonblank, r_blank)
+        full = state.r_sum.new_full((2, len(rows), self.x.shape[-1]), NEG_INF)
+        full[0, :, start:] = r_sum.masked_fill(~valid, NEG_INF)
+        full[1, :, start:] = r_blank.masked_fill(~valid, NEG_INF)
+        return CTCPrefixState(full[0], full[1], log_psi.float(), tokens, rows, start + 1)
 
-    def select(self, state: CTCPrefixState, log_psi: Tensor, r: Tensor, hyp: Tensor,
-               candidate: Tensor, token: Tensor) -> CTCPrefixState:
-        """State of the chosen extensions: hypothesis `hyp` (M,) + its candidate number
-        `candidate` (M,), which is token `token` (M,); log_psi, r as returned by `score`."""
-        return CTCPrefixState(r[:, :, hyp, candidate], log_psi[hyp, candidate], token,
-                              state.rows[hyp], state.length + 1)
+
+def _before(r: Tensor, start: int) -> Tensor:
+    """r_{t−1} for frames t = start … T−1, r_{−1} being 1 (the empty prefix): (N, T − start)."""
+    if start > 0:
+        return r[:, start - 1:-1]
+    return _shift(r, 0.0)
+
+
+def _shift(x: Tensor, first: float) -> Tensor:
+    """x one frame later along the last dimension: (…, T) -> [first, x_0, …, x_{T−2}]."""
+    return torch.cat([x.new_full((*x.shape[:-1], 1), first), x[..., :-1]], dim=-1)

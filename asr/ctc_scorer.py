@@ -33,9 +33,9 @@ class ASREncoderOutput(EncoderOutput):
 @dataclass
 class _CTCScorerState:
     score: CTCPrefixScore
+    # the rows' hypotheses as last scored; the next step extends them by the token the search
+    # chose, so forward variables are computed only for the extensions it keeps
     prefix: CTCPrefixState
-    # the last step's extensions of every row, resolved once the search has chosen one
-    pending: tuple[Tensor, Tensor, Tensor] | None = None  # log_psi (R, C), r, candidates (R, C)
 
 
 class CTCPrefixScorer:
@@ -52,36 +52,22 @@ class CTCPrefixScorer:
 
     def score_partial(self, tokens: Tensor, candidates: Tensor, state: _CTCScorerState
                       ) -> tuple[Tensor, _CTCScorerState]:
-        """tokens: (R, t) hypotheses so far; candidates: (R, C). Returns ((R, C) scores, state).
+        """tokens: (R, t) hypotheses so far, begin token first; candidates: (R, C).
+        Returns ((R, C) scores, state).
 
         A hypothesis that is already impossible (−inf) scores −inf for every candidate.
         """
-        prefix = self._resolve(tokens, state)
-        log_psi, r = state.score.score(prefix, candidates)
+        prefix = state.prefix
+        if prefix.length < tokens.shape[1] - 1:
+            assert prefix.length == tokens.shape[1] - 2, "one token a step"
+            prefix = state.score.extend(prefix, tokens[:, -1])
+        log_psi = state.score.score(prefix, candidates)
         before = prefix.log_psi[:, None]
         delta = torch.where(torch.isfinite(before), log_psi - before, NEG_INF)
-        return delta, _CTCScorerState(state.score, prefix, (log_psi, r, candidates))
+        return delta, _CTCScorerState(state.score, prefix)
 
     def select_state(self, state: _CTCScorerState, rows: Tensor) -> _CTCScorerState:
-        p = state.prefix
-        prefix = CTCPrefixState(p.r[:, :, rows], p.log_psi[rows], p.last[rows], p.rows[rows],
-                                p.length)
-        pending = None
-        if state.pending is not None:
-            log_psi, r, candidates = state.pending
-            pending = (log_psi[rows], r[:, :, rows], candidates[rows])
-        return _CTCScorerState(state.score, prefix, pending)
-
-    def _resolve(self, tokens: Tensor, state: _CTCScorerState) -> CTCPrefixState:
-        """The prefix state of each row's newest token, picked among last step's candidates."""
-        if state.pending is None:
-            return state.prefix
-        log_psi, r, candidates = state.pending
-        chosen = tokens[:, -1]
-        # a row that took a token outside its candidates scores −inf already: any index will do
-        index = (candidates == chosen[:, None]).int().argmax(1)
-        rows = torch.arange(len(chosen), device=chosen.device)
-        return state.score.select(state.prefix, log_psi, r, rows, index, chosen)
+        return _CTCScorerState(state.score, state.prefix.select(rows))
 
 
 class PreBeamScorer(Scorer):

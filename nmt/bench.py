@@ -6,7 +6,12 @@ accelerations give, in one run (loaded by `echoformer/bench/app.py`).
 - encoder: the model's encoder size with no reuse vs groups of `group_size` (random weights:
   speed only), on the same sentences;
 - agreement: top-1/top-5 agreement of SVD-softmax with the full softmax on the trained
-  decoder's real hidden states (teacher-forced on the references).
+  decoder's real hidden states (teacher-forced on the references);
+- large vocabulary (`nmt.large_vocab` words, 0 = off): where SVD-softmax pays off most. The
+  model's sizes with random weights (speed only) and a synthetic output layer with a decaying
+  singular spectrum and Zipf bias (`synthetic_output_layer`); beam search full vs SVD-softmax
+  on the same sentences, every hypothesis forced to `nmt.large_vocab_tokens` tokens (random
+  weights end sentences at random), with the output layer's weight bytes read per step.
 """
 
 from __future__ import annotations
@@ -19,13 +24,14 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from echoformer.bench import report
-from echoformer.bench.layers import agreement
+from echoformer.bench.layers import agreement, synthetic_output_layer
 from echoformer.bench.timing import compare, machine_facts
 from echoformer.model_dir import RUN_CONFIG_FILE
-from echoformer.output_layer import SoftmaxConfig
+from echoformer.output_layer import OutputLayer, SoftmaxConfig
 from echoformer.reuse_config import ReuseConfig
+from echoformer.search import BeamSearch, DecoderScorer, DecodingOptions
 from echoformer.svd_softmax import full_logits
-from echoformer.tokenizer import BOS_ID, EOS_ID
+from echoformer.tokenizer import BOS_ID, EOS_ID, PAD_ID
 from nmt.data.batching import pad
 from nmt.data.local import read_lines
 from nmt.model import TransformerNMT
@@ -50,6 +56,7 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
                                     c.group_size, device, cfg),
         "agreement": _agreement(translators["svd"], sources[: c.agreement_sentences],
                                 references[: c.agreement_sentences], device),
+        "large_vocab": _large_vocab(translators, timed, c, device, cfg),
     }
 
 
@@ -101,8 +108,7 @@ def _encoder_records(model: TransformerNMT, translator: Translator, sentences: l
     torch.manual_seed(0)
     encoders = {name: TransformerNMT(config, model.vocab_size, p).to(device).eval()
                 for name, p in (("baseline", [1] * layers), ("reuse", pattern))}
-    ids = [translator.tokenizer.encode(s)[: config.max_length - 1] + [EOS_ID]
-           for s in sentences]
+    ids = _source_ids(translator, sentences)
     records = []
     for batch in batches:
         chunks = [pad(ids[i:i + batch]).to(device) for i in range(0, len(ids), batch)]
@@ -116,6 +122,119 @@ def _encoder_records(model: TransformerNMT, translator: Translator, sentences: l
         records.append({"batch": batch, "pattern": pattern, "baseline_ms": ms["baseline"],
                         "reuse_ms": ms["reuse"], "speedup": ms["baseline"] / ms["reuse"]})
     return records
+
+
+def _source_ids(translator: Translator, sentences: list[str]) -> list[list[int]]:
+    """Each sentence's ids + end token, truncated to the model's max_length."""
+    limit = translator.model.config.max_length - 1
+    return [translator.tokenizer.encode(s)[:limit] + [EOS_ID] for s in sentences]
+
+
+def _large_vocab(translators: dict[str, Translator], sentences: list[str], c: DictConfig,
+                 device: str, cfg: DictConfig) -> dict:
+    """Beam search full vs SVD-softmax at V = c.large_vocab (random weights: speed only)."""
+    if not c.large_vocab:
+        return {"records": [], "note": "off (nmt.large_vocab=0)"}
+    trained = translators["svd"].model
+    config, vocab, dim = trained.config, c.large_vocab, trained.config.d_model
+    length = min(c.large_vocab_tokens, config.max_length - 1)
+    window = trained.output.svd.window  # same D: same W
+    chosen = trained.output.softmax.candidates  # an explicit N keeps its share of V
+    candidates = max(1, round(vocab * chosen / trained.vocab_size)) if chosen else None
+    torch.manual_seed(0)
+    model = TransformerNMT(config, vocab).to(device).eval()
+    layer = synthetic_output_layer(vocab, dim).to(device)
+    outputs = {"full": OutputLayer(layer).eval(),
+               "svd": OutputLayer(layer, SoftmaxConfig("svd", window, candidates)).eval()}
+    svd = outputs["svd"].svd
+    svd.refresh()  # factor once, outside the timing
+    candidates, max_rows = svd.candidates, svd.max_rows
+    ids = sorted(_source_ids(translators["full"], sentences), key=len)
+
+    def step_bytes(words: float) -> float:
+        """Output-layer weight bytes read per step when `words` rows get exact logits."""
+        return 4 * (dim * dim + vocab * (window + 1) + words * (dim - window))
+
+    full_bytes = 4 * vocab * (dim + 1)
+    records = []
+    for beam in c.beams:
+        # exactly `length` tokens, then the end token (forced at the limit)
+        options = DecodingOptions(beam_size=beam, nbest=1, max_length_a=0,
+                                  max_length_b=length + 1, max_length=length + 1,
+                                  min_length=length)
+        for batch in c.batches:
+            chunks = [pad(ids[i:i + batch]).to(device) for i in range(0, len(ids), batch)]
+            produced: dict[str, int] = {}
+
+            def decode(kind: str) -> None:
+                produced[kind] = _forced_decode(model, outputs[kind], chunks, options, device)
+
+            ms = compare({kind: (lambda k=kind: decode(k)) for kind in outputs}, device,
+                         cfg.warmup, cfg.repeats)
+            rows = min(batch, len(ids)) * beam  # hypotheses per step (all but the last chunk)
+            path = "full" if max_rows is not None and rows > max_rows else "svd"
+            union = None
+            if path == "svd":  # one more, untimed pass that records the candidate unions
+                probe = _CandidateUnion(outputs["svd"])
+                with torch.inference_mode():
+                    _forced_decode(model, probe, chunks, options, device)
+                union = probe.mean_fraction
+            for kind in outputs:
+                seconds = ms[kind] / 1e3
+                svd_path = kind == "svd" and path == "svd"
+                records.append({
+                    "softmax": kind, "beam": beam, "batch": batch,
+                    "path": "svd" if svd_path else "full", "ms": ms[kind],
+                    "sentences_per_s": len(ids) / seconds,
+                    "tokens_per_s": produced[kind] / seconds, "speedup": ms["full"] / ms[kind],
+                    "bytes_per_step": step_bytes(candidates) if svd_path else full_bytes,
+                    "union_fraction": union if svd_path else None,
+                    "union_bytes_per_step": step_bytes(union * vocab) if svd_path
+                    else full_bytes})
+    return {"setup": {"weights": "random (speed only)", "vocab": vocab, "d_model": dim,
+                      "encoder_layers": config.encoder_layers,
+                      "decoder_layers": config.decoder_layers, "W": window, "N": candidates,
+                      "max_rows": max_rows, "tokens_per_sentence": length,
+                      "sentences": len(ids)},
+            "records": records}
+
+
+def _forced_decode(model: TransformerNMT, output: OutputLayer | _CandidateUnion,
+                   chunks: list[torch.Tensor], options: DecodingOptions, device: str) -> int:
+    """Beam search over padded source `chunks` with `output` as the output layer, every
+    hypothesis `options.min_length` tokens long; returns the output tokens."""
+    search = BeamSearch({"decoder": DecoderScorer(model.decoder, output)}, options, BOS_ID,
+                        EOS_ID, forbidden_ids=[PAD_ID, BOS_ID])
+    tokens = 0
+    for chunk in chunks:
+        limits = [options.min_length + 1] * len(chunk)  # the end token comes last
+        tokens += sum(len(h[0].tokens) for h in search(model.encode(chunk), limits, device))
+    return tokens
+
+
+class _CandidateUnion:
+    """An SVD-softmax output layer that also records, for each decoder step, the share of the
+    vocabulary that is a candidate of at least one of the step's rows (the words whose tails
+    SVD-softmax reads)."""
+
+    def __init__(self, output: OutputLayer) -> None:
+        self.output, self.fractions = output, []
+
+    @property
+    def mean_fraction(self) -> float:
+        return sum(self.fractions) / max(1, len(self.fractions))
+
+    def topk(self, h: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        self._record(h)
+        return self.output.topk(h, k)
+
+    def log_probs(self, h: torch.Tensor) -> torch.Tensor:
+        self._record(h)
+        return self.output.log_probs(h)
+
+    def _record(self, h: torch.Tensor) -> None:
+        svd = self.output.svd
+        self.fractions.append(svd.union_size(h) / svd.linear.out_features)
 
 
 def _agreement(translator: Translator, sources: list[str], references: list[str] | None,
@@ -183,4 +302,38 @@ def markdown(results: dict) -> str:
             f"cover {a['union_fraction_beam5']:.3f} of the vocabulary as candidates.")
     else:
         lines.append(a["note"])
-    return "\n".join(lines)
+    return "\n".join(lines + _large_vocab_markdown(results.get("large_vocab")))
+
+
+def _large_vocab_markdown(large: dict | None) -> list[str]:
+    if not large or not large["records"]:
+        return [] if not large else ["", "## Large vocabulary", "", large["note"]]
+    s = large["setup"]
+    records = [dict(r, mb_per_step=r["bytes_per_step"] / 2**20,
+                    mb_union=r["union_bytes_per_step"] / 2**20,
+                    union=("-" if r["union_fraction"] is None else f"{r['union_fraction']:.3f}"))
+               for r in large["records"]]
+    return [
+        "",
+        f"## Large vocabulary (V={s['vocab']}): full vs SVD-softmax — RANDOM WEIGHTS, "
+        "speed only",
+        "",
+        f"**These rows use random weights and measure speed only; their translations mean "
+        f"nothing.** The trained model's sizes (D={s['d_model']}, {s['encoder_layers']}+"
+        f"{s['decoder_layers']} layers) with a {s['vocab']}-word output layer shaped like "
+        "trained ones (decaying singular spectrum, Zipf bias); the same "
+        f"{s['sentences']} source sentences; every hypothesis forced to "
+        f"{s['tokens_per_sentence']} tokens. SVD-softmax W={s['W']}, N={s['N']}; with more "
+        f"than {s['max_rows']} hypotheses a step it uses the full layer (path `full`). "
+        "MB/step: output-layer weights read per decoder step, full V·(D+1)·4 bytes, "
+        "SVD (D² + V·(W+1) + N·(D−W))·4 for one row's N candidates. SVD-softmax reads the "
+        "tails of the union of all rows' candidates: U/V is its mean share of the vocabulary "
+        "(measured on these decodes) and MB/step (U) the bytes with U in place of N.",
+        "",
+        report.markdown_table(records, [
+            ("beam", "beam", "d"), ("batch", "batch", "d"), ("softmax", "softmax", "s"),
+            ("path", "path", "s"), ("ms", "ms", ".1f"),
+            ("sentences_per_s", "sentences/s", ".2f"), ("tokens_per_s", "tokens/s", ".1f"),
+            ("speedup", "vs full", ".2f"), ("mb_per_step", "MB/step (N)", ".1f"),
+            ("union", "U/V", "s"), ("mb_union", "MB/step (U)", ".1f")]),
+    ]

@@ -2,7 +2,9 @@
 
 import pytest
 import torch
+from ctc_reference import ReferencePrefixScorer
 
+import asr.decoding
 from asr.ctc_scorer import ASREncoderOutput, CTCPrefixScorer, PreBeamScorer
 from asr.decoding import METHODS, ASRDecodingOptions, decode
 from asr.model import ASRModel, ASRModelConfig
@@ -84,3 +86,15 @@ def test_joint_search_follows_the_ctc_posteriors_when_the_decoder_knows_nothing(
                                                            max_length=11),
                         BOS_ID, EOS_ID, forbidden_ids=(PAD_ID, BOS_ID))
     assert list(search(context, [11], "cpu")[0][0].tokens) == labels
+
+
+@pytest.mark.parametrize("beam_size, ctc_weight", [(1, 0.3), (3, 0.3), (4, 0.8), (2, 1.0)])
+def test_joint_beam_equals_the_search_with_prefix_scores_computed_from_scratch(
+        beam_size, ctc_weight, monkeypatch):
+    """The incremental CTC prefix scorer changes nothing: the same search with every prefix
+    score computed from scratch (torch's CTC loss) finds the same transcripts."""
+    model, (features, lengths) = _model([2]), _features()
+    options = ASRDecodingOptions("joint_beam", beam_size=beam_size, ctc_weight=ctc_weight)
+    found = decode(model, features, lengths, options)
+    monkeypatch.setattr(asr.decoding, "CTCPrefixScorer", ReferencePrefixScorer)
+    assert decode(model, features, lengths, options) == found

@@ -25,10 +25,16 @@ def model_dir(tmp_path_factory):
                           corpus / "spm.model", {"task": "translation"}, run_config)
 
 
-def test_nmt_suite_reports_decoding_encoder_and_agreement(model_dir, tmp_path):
-    subprocess.run(BENCH + [f"model={model_dir}", f"hydra.run.dir={tmp_path}"], check=True,
+@pytest.fixture(scope="module")
+def quick_run(model_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    subprocess.run(BENCH + [f"model={model_dir}", f"hydra.run.dir={out}"], check=True,
                    capture_output=True)
-    results = json.loads((tmp_path / "results.json").read_text())
+    return out
+
+
+def test_nmt_suite_reports_decoding_encoder_and_agreement(quick_run):
+    results = json.loads((quick_run / "results.json").read_text())
     cases = {(r["softmax"], r["beam"], r["batch"]) for r in results["decoding"]}
     assert cases == {(s, b, n) for s in ("full", "svd") for b in (1, 5) for n in (1, 8)}
     for r in results["decoding"]:
@@ -37,7 +43,27 @@ def test_nmt_suite_reports_decoding_encoder_and_agreement(model_dir, tmp_path):
     assert all(r["pattern"] == [4] for r in results["encoder"])
     agreement = results["agreement"]
     assert agreement["states"] > 0 and 0 <= agreement["top5_agreement"] <= 1
-    assert "## SVD-softmax agreement" in (tmp_path / "report.md").read_text()
+    assert "## SVD-softmax agreement" in (quick_run / "report.md").read_text()
+
+
+def test_nmt_suite_times_a_large_vocabulary_with_forced_length(quick_run):
+    large = json.loads((quick_run / "results.json").read_text())["large_vocab"]
+    setup = large["setup"]
+    assert setup["vocab"] == 16384 and setup["weights"].startswith("random")
+    assert {(r["softmax"], r["beam"], r["batch"]) for r in large["records"]} == {
+        (s, b, n) for s in ("full", "svd") for b in (1, 5) for n in (1, 8)}
+    d, w, n, v = setup["d_model"], setup["W"], setup["N"], setup["vocab"]
+    for r in large["records"]:
+        seconds = r["ms"] / 1e3  # every hypothesis has exactly tokens_per_sentence tokens
+        assert r["tokens_per_s"] * seconds == pytest.approx(
+            setup["sentences"] * setup["tokens_per_sentence"])
+        expected = 4 * (d * d + v * (w + 1) + n * (d - w)) if r["path"] == "svd" else \
+            4 * v * (d + 1)
+        assert r["bytes_per_step"] == expected
+        if r["path"] == "svd":  # the beam's candidates: at least N words, at most V
+            assert n / v <= r["union_fraction"] <= 1
+    assert {r["path"] for r in large["records"] if r["softmax"] == "svd"} == {"svd", "full"}
+    assert "RANDOM WEIGHTS, speed only" in (quick_run / "report.md").read_text()
 
 
 def test_nmt_suite_needs_a_model_directory(tmp_path):

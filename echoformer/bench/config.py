@@ -39,6 +39,10 @@ class NMTBenchConfig:
     batches: list[int] = field(default_factory=lambda: [1, 32])
     group_size: int = 4  # encoder reuse rows: this group size against no reuse (same sizes)
     agreement_sentences: int = 200  # teacher-forced states for SVD-softmax agreement
+    # large-vocabulary rows: the model's sizes with V = large_vocab words and random weights
+    # (speed only), full vs SVD-softmax, every hypothesis forced to large_vocab_tokens tokens
+    large_vocab: int = 65536  # 0 = off
+    large_vocab_tokens: int = 24
 
 
 @dataclass
@@ -73,7 +77,8 @@ QUICK_OVERRIDES = {
     "attention": {"lengths": [128, 512], "groups": [2, 4]},
     "output_layer": {"vocabs": [8192, 32768], "dims": [256], "rows": [1, 5],
                      "agreement_rows": 64},
-    "nmt": {"max_sentences": 8, "batches": [1, 8], "agreement_sentences": 16},
+    "nmt": {"max_sentences": 8, "batches": [1, 8], "agreement_sentences": 16,
+            "large_vocab": 16384, "large_vocab_tokens": 8},
     "asr": {"seconds": [5.0, 10.0], "max_utterances": 2},
 }
 
