@@ -69,8 +69,8 @@ BENCH_OVERRIDES = [
     "repeats=5", "attention.lengths=[256,1024,4096]", "attention.groups=[2,4]",
     "output_layer.vocabs=[32768,262144]", "output_layer.dims=[512]", "output_layer.rows=[1,5]",
     "output_layer.agreement_rows=128", "asr.seconds=[5.0,10.0,30.0,60.0]",
-    "asr.max_utterances=8", "nmt.max_sentences=32", "nmt.batches=[1,32]",
-    "nmt.agreement_sentences=100"]
+    "asr.max_utterances=8", "nmt.max_sentences=16", "nmt.batches=[1,16]",
+    "nmt.agreement_sentences=100", "nmt.large_vocab_tokens=16"]
 
 
 # Seconds, not minutes: an untrained tiny decoder runs to its length limit on every sentence.

@@ -28,7 +28,7 @@ MODELS_DIR = PROJECT_ROOT / "models"
 SHIPPED = {"asr": MODELS_DIR / "asr-en", "nmt": MODELS_DIR / "nmt-en-de"}
 MAX_SHIPPED_BYTES = 25 * 1000 * 1000
 # Files of a model directory worth shipping (svd_factors.pt is rebuilt on first use).
-_SHIPPED_FILES = ("model.yaml", "weights.pt", "spm.model", "train_config.yaml", "RESULTS.md")
+_SHIPPED_FILES = ("model.yaml", "weights.pt", "spm.model", "train_config.yaml")
 
 
 def default_model(task: str) -> Path:

@@ -113,7 +113,8 @@ if run_stage 3; then
            data.max_batch_seconds=20)
   elif [[ "$model" == demo ]]; then  # minutes: short warm-up, frequent checkpoints
     args+=(trainer.warmup_steps=100 trainer.lr=0.002 trainer.valid_every=100
-           trainer.save_every=50 trainer.log_every=10 trainer.average_last=3)
+           trainer.save_every=50 trainer.log_every=10 trainer.average_last=3
+           data.max_batch_seconds=40)
   fi
   # shellcheck disable=SC2206
   extra=($train_args)
