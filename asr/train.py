@@ -41,7 +41,13 @@ register()
 
 MODEL_DIR = "model"
 FRAMES_PER_SECOND = 100  # fbank frame shift 10 ms
-_MUST_MATCH_ON_RESUME = ("data", "model", "reuse")
+def run_identity() -> dict:
+    """What must match to resume a run: the data (manifests, tokenizer, CMVN, which
+    utterances), model size and reuse; batch sizes, caching and workers may change."""
+    data = ("dir", "train", "valid", "tokenizer", "cmvn", "max_duration", "max_utterances")
+    identity = {f"data.{key}": (lambda c, k=key: c.get("data", {}).get(k)) for key in data}
+    identity.update({key: (lambda c, k=key: c.get(k)) for key in ("model", "reuse")})
+    return identity
 
 
 def trainable(utterances: list[Utterance], tokenizer: Tokenizer, max_duration: float
@@ -83,8 +89,7 @@ def _train(config: ASRTrainConfig, run_dir: Path, device: torch.device, world: W
     pattern = config.reuse.pattern_for(config.model.num_layers)
     train_path, valid_path, spm_path, cmvn_path = _data_paths(config)
     run_config = OmegaConf.to_container(OmegaConf.structured(config), resolve=True)
-    world.on_main(lambda: check_resumable(
-        run_dir, run_config, {key: (lambda c, k=key: c.get(k)) for key in _MUST_MATCH_ON_RESUME}))
+    world.on_main(lambda: check_resumable(run_dir, run_config, run_identity()))
     tokenizer, cmvn = Tokenizer(spm_path), GlobalCMVN.load(cmvn_path)
     d = config.data
     train_utts = read_manifest(train_path)[: d.max_utterances]

@@ -190,3 +190,18 @@ def test_ctrl_c_finishes_the_update_saves_a_checkpoint_and_a_rerun_resumes(tmp_p
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
     resumed = Trainer(Regression(), config(max_steps=20), tmp_path).fit(batches)
     assert resumed.stop_reason == "max_steps" and resumed.progress.step == 20
+
+
+def test_asr_resume_identity_allows_new_batching_but_not_new_data(tmp_path):
+    from asr.train import run_identity
+    from echoformer.training.run_dir import check_resumable
+
+    config = {"data": {"dir": "d", "train": "train.jsonl", "max_batch_seconds": 120.0,
+                       "cache_features": True}, "model": {"d_model": 144}, "reuse": {}}
+    check_resumable(tmp_path, config, run_identity())
+    rebatched = {**config, "data": {**config["data"], "max_batch_seconds": 40.0,
+                                    "cache_features": False}}
+    check_resumable(tmp_path, rebatched, run_identity())  # same run, other batching: fine
+    other_data = {**config, "data": {**config["data"], "dir": "elsewhere"}}
+    with pytest.raises(ValueError, match="data.dir"):
+        check_resumable(tmp_path, other_data, run_identity())
