@@ -4,20 +4,26 @@ glibc hands blocks above its mmap threshold (128 KB, adapting up to 32 MB) back 
 when they are freed and faults them in again at the next allocation. PyTorch frees a training
 step's large activations and logits every step, so on a CPU much of the time goes to the
 kernel: measured here, a tiny NMT run spent 10 of 25 s in system time, 0.7 s with this set.
-The price is that the process keeps its peak heap instead of shrinking between steps.
+The price is that the process keeps its peak heap instead of shrinking between steps, and
+a heap of blocks of ever-changing sizes (speech batches) can fragment and grow:
+ECHOFORMER_KEEP_FREED_MEMORY=0 in the environment turns this off.
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 
 
 def keep_freed_memory(threshold_bytes: int = 1 << 30) -> bool:
     """Raise glibc's mmap and trim thresholds to `threshold_bytes`; True if it took effect
-    (False on a C library without `mallopt`, e.g. musl or macOS)."""
+    (False on a C library without `mallopt`, e.g. musl or macOS, or when the environment
+    sets ECHOFORMER_KEEP_FREED_MEMORY=0)."""
+    if os.environ.get("ECHOFORMER_KEEP_FREED_MEMORY", "1") == "0":
+        return False
     try:
         mallopt = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt
     except (OSError, AttributeError):

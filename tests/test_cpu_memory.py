@@ -13,3 +13,8 @@ def test_the_thresholds_take_effect_on_linux_and_tensors_still_work():
     assert keep_freed_memory() is True
     big = torch.ones(4096, 4096)
     assert float(big.sum()) == 4096 * 4096
+
+
+def test_the_environment_can_turn_it_off(monkeypatch):
+    monkeypatch.setenv("ECHOFORMER_KEEP_FREED_MEMORY", "0")
+    assert keep_freed_memory() is False
