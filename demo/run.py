@@ -12,8 +12,9 @@ then writes EXP/report.md and EXP/report.json with PNG plots beside them:
   4 latency      bench suites layers, asr and nmt
   5 report
 
-A step whose outputs exist is skipped, so a second run reuses what the first built (delete
-EXP/asr, EXP/nmt, ... to redo a part). Interrupted training resumes where it stopped.
+A step whose outputs exist, newer than the models they came from, is skipped, so a second
+run reuses what the first built (delete EXP/asr, EXP/nmt, ... to redo a part; a new shipped
+model is decoded again). Interrupted training resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -82,8 +83,16 @@ TINY_BENCH_OVERRIDES = ["quick=true", "repeats=2", "warmup=0", "asr.seconds=[5.0
 @dataclass
 class Step:
     title: str
-    outputs: list[Path]  # the step is done when all exist
+    outputs: list[Path]
     run: Callable[[], None]
+    inputs: list[Path] = field(default_factory=list)
+
+    def done(self) -> bool:
+        """Every output exists and is newer than every input (e.g. the model it decoded)."""
+        if not all(path.exists() for path in self.outputs):
+            return False
+        newest_input = max((p.stat().st_mtime for p in self.inputs if p.exists()), default=0)
+        return all(path.stat().st_mtime >= newest_input for path in self.outputs)
 
 
 class Demo:
@@ -98,6 +107,8 @@ class Demo:
     # -- the steps -------------------------------------------------------------------------
     def steps(self) -> list[Step]:
         s, exp = self.s, self.s.exp
+        asr_model, nmt_model = exp / "asr/model", exp / "nmt/model"
+        shipped = {task: s.shipped[task] for task in ("asr", "nmt") if self.has_shipped(task)}
         steps = [
             Step("NMT corpus: Ding + gettext pairs, joint sentencepiece",
                  [s.nmt_data / "spm.model", s.nmt_data / "test.de"],
@@ -108,33 +119,39 @@ class Demo:
                  lambda: self.asr_recipe("--stage", "1", "--stop-stage", "2",
                                          "--size", s.asr_corpus)),
             Step(f"train ASR ({s.asr_model}, reuse {s.reuse}, {s.asr_minutes:g} min budget)",
-                 [exp / "asr/model/model.yaml"], self.train_asr),
+                 [asr_model / "model.yaml"], self.train_asr),
             Step(f"train NMT ({s.nmt_model}, reuse {s.reuse}, {s.nmt_minutes:g} min budget)",
-                 [exp / "nmt/model/model.yaml"], self.train_nmt),
+                 [nmt_model / "model.yaml"], self.train_nmt),
             Step("decode the ASR test sets (attention rescoring, SVD-softmax)",
                  [exp / "asr/decode_attention_rescoring/wer.json"],
-                 lambda: self.decode_asr(exp / "asr", exp / "asr/model")),
+                 lambda: self.decode_asr(exp / "asr", asr_model), [asr_model / "model.yaml"]),
             Step("translate the NMT test split (beam 5, SVD-softmax)",
                  [exp / "nmt/test.svd.scores.json"],
-                 lambda: self.translate(exp / "nmt", exp / "nmt/model")),
+                 lambda: self.translate(exp / "nmt", nmt_model), [nmt_model / "model.yaml"]),
         ]
-        if self.has_shipped("asr"):
+        if "asr" in shipped:
             steps.append(Step("shipped ASR model on the test sets",
                               [exp / "shipped/asr/decode_attention_rescoring/wer.json"],
-                              lambda: self.decode_asr(exp / "shipped/asr", s.shipped["asr"])))
-        if self.has_shipped("nmt"):
+                              lambda: self.decode_asr(exp / "shipped/asr", shipped["asr"]),
+                              [shipped["asr"] / "model.yaml"]))
+        if "nmt" in shipped:
             steps.append(Step("shipped NMT model on the test split",
                               [exp / "shipped/nmt/test.svd.scores.json"],
-                              lambda: self.translate(exp / "shipped/nmt", s.shipped["nmt"])))
+                              lambda: self.translate(exp / "shipped/nmt", shipped["nmt"]),
+                              [shipped["nmt"] / "model.yaml"]))
+        models = [asr_model / "model.yaml", nmt_model / "model.yaml",
+                  *(path / "model.yaml" for path in shipped.values())]
         steps += [
             Step("speech translation examples (st-translate)", [exp / "st_examples.json"],
-                 self.speech_translation),
+                 self.speech_translation, models),
             Step("latency: layers (reuse vs fused attention, SVD vs full softmax)",
                  [exp / "bench/layers/results.json"], lambda: self.bench("layers")),
             Step("latency: ASR encoder per input length, real-time factor",
-                 [exp / "bench/asr/results.json"], lambda: self.bench("asr", exp / "asr/model")),
+                 [exp / "bench/asr/results.json"], lambda: self.bench("asr", asr_model),
+                 [asr_model / "model.yaml"]),
             Step("latency: NMT decoding, full vs SVD-softmax",
-                 [exp / "bench/nmt/results.json"], lambda: self.bench("nmt", exp / "nmt/model")),
+                 [exp / "bench/nmt/results.json"], lambda: self.bench("nmt", nmt_model),
+                 [nmt_model / "model.yaml"]),
         ]
         return steps
 
@@ -227,7 +244,7 @@ class Demo:
         steps = self.steps()
         for number, step in enumerate(steps, start=1):
             prefix = f"[demo {self.elapsed()}] {number}/{len(steps)} {step.title}"
-            if all(path.exists() for path in step.outputs):
+            if step.done():
                 print(f"{prefix}: done before, reused", flush=True)
                 continue
             print(f"{prefix} ...", flush=True)

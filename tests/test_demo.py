@@ -68,3 +68,15 @@ def test_second_run_reuses_every_step(demo_run):
     steps = [line for line in second.stdout.splitlines() if line.startswith("[demo")]
     reused = [line for line in steps if line.endswith("done before, reused")]
     assert len(reused) == len(steps) - 1  # all but the closing "report:" line
+
+
+def test_a_newer_model_is_decoded_again(demo_run):
+    root, _ = demo_run
+    model = root / "exp/nmt/model/model.yaml"
+    model.touch()
+    again = run_demo(root / "data", root / "exp")
+    assert again.returncode == 0, again.stderr[-3000:]
+    redone = [line for line in again.stdout.splitlines()
+              if line.startswith("[demo") and line.endswith(" ...")]
+    assert len(redone) == 3, redone  # the translation, the st examples, the NMT benchmark
+    assert any("translate the NMT test split" in line for line in redone)
