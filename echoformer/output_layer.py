@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from echoformer.svd_softmax import SVDFactors, SVDSoftmax, full_logits
+from echoformer.tokenizer import EOS_ID
 
 SOFTMAX_KINDS = ("full", "svd")
 
@@ -52,7 +53,9 @@ class OutputLayer(nn.Module):
         self.softmax = softmax
         self.svd = None
         if softmax.kind == "svd":
-            svd = SVDSoftmax(self.linear, softmax.window, softmax.candidates)
+            # ending a hypothesis is always weighed with an exact logit
+            svd = SVDSoftmax(self.linear, softmax.window, softmax.candidates,
+                             always_exact=[EOS_ID])
             # not a registered submodule: it holds no parameters of its own (only `linear`'s)
             object.__setattr__(self, "svd", svd)
 

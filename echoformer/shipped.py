@@ -63,7 +63,10 @@ def export_half(source: Path, target: Path, limit: int = MAX_SHIPPED_BYTES) -> d
         meta["weights_dtype"] = "float16"
         (staging / META_FILE).write_text(
             yaml.safe_dump(meta, sort_keys=False, allow_unicode=True), encoding="utf-8")
-        size = sum(path.stat().st_size for path in staging.iterdir())
+        for path in staging.iterdir():
+            path.chmod(0o644)
+        staging.chmod(0o755)
+        size = shipped_bytes(staging)
         if size > limit:
             raise ModelDirError(f"{source} in half precision takes {size / 1e6:.1f} MB, more "
                                 f"than the {limit / 1e6:.0f} MB a shipped model may; train a "
@@ -73,8 +76,14 @@ def export_half(source: Path, target: Path, limit: int = MAX_SHIPPED_BYTES) -> d
         staging.rename(target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    parameters = sum(t.numel() for t in half.values() if t.is_floating_point())
-    return {"parameters": parameters, "bytes": size}
+    distinct = {t.data_ptr(): t.numel() for t in half.values() if t.is_floating_point()}
+    return {"parameters": sum(distinct.values()), "bytes": size}
+
+
+def shipped_bytes(directory: Path) -> int:
+    """Bytes of the files a shipped model consists of (not the SVD cache written on use)."""
+    return sum((Path(directory) / name).stat().st_size for name in _SHIPPED_FILES
+               if (Path(directory) / name).is_file())
 
 
 def _half_precision(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -18,6 +18,7 @@ exact logits only.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -84,12 +85,17 @@ class SVDSoftmax(nn.Module):
         max_rows: calls with more rows than this use the full layer: the candidates of many
             independent rows cover most of the vocabulary, and gathering them costs more
             than the full product (measured by `bench suite=layers`). None: never.
+        always_exact: word ids that are candidates of every row whatever their preview, e.g.
+            end-of-sentence: beam search must weigh ending a hypothesis exactly; without it,
+            a hypothesis whose EOS preview misses the candidates cannot end (measured on
+            the shipped NMT model: outputs 50% longer, BLEU 5.4 instead of 8.0).
     The factors are computed lazily at the first inference call and dropped by `.train()`;
     call `refresh()` after changing the weights by hand.
     """
 
     def __init__(self, linear: nn.Linear, window: int | None = None,
-                 candidates: int | None = None, max_rows: int | None = 16) -> None:
+                 candidates: int | None = None, max_rows: int | None = 16,
+                 always_exact: Sequence[int] = ()) -> None:
         super().__init__()
         vocab, dim = linear.weight.shape
         self.linear = linear
@@ -100,6 +106,10 @@ class SVDSoftmax(nn.Module):
         if not 1 <= self.candidates <= vocab:
             raise ValueError(f"SVD-softmax candidates N={self.candidates} must be in 1..V={vocab}")
         self.max_rows = max_rows
+        self.always_exact = torch.tensor(sorted(set(always_exact)), dtype=torch.long)
+        if len(self.always_exact) and not 0 <= int(self.always_exact[0]) <= int(
+                self.always_exact[-1]) < vocab:
+            raise ValueError(f"SVD-softmax always_exact ids {always_exact} must be in 0..V-1")
         self._factors: SVDFactors | None = None
 
     @property
@@ -177,7 +187,7 @@ class SVDSoftmax(nn.Module):
             return torch.arange(vocab, device=preview.device)
         stride = min(_MAX_SAMPLE_STRIDE, n // _MIN_SAMPLE_CANDIDATES)
         if stride <= 1:
-            return _nonzero(_max_over_rows(preview - _nth_largest(preview, n)))
+            return self._with_always_exact(_max_over_rows(preview - _nth_largest(preview, n)))
         sample = preview[:, ::stride]
         expected = n / stride
         rank = min(sample.shape[-1], math.ceil(expected + _SAMPLE_SIGMAS * math.sqrt(expected)))
@@ -191,7 +201,13 @@ class SVDSoftmax(nn.Module):
             short = signs < least
             threshold[short] = _nth_largest(preview[short], n)
             margin = preview - threshold
-        return _nonzero(_max_over_rows(margin))
+        return self._with_always_exact(_max_over_rows(margin))
+
+    def _with_always_exact(self, reach: Tensor) -> Tensor:
+        """(U,) ids where reach ≥ 0, plus the always-exact ids (reach may be overwritten)."""
+        if len(self.always_exact):
+            reach[self.always_exact.to(reach.device)] = 0.0
+        return _nonzero(reach)
 
     def _mixed_logits(self, h: Tensor) -> tuple[Tensor, Tensor]:
         """Logits (R, V), exact for the union's words, previews elsewhere; and the union (U,)."""

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from echoformer.bench.layers import hidden_states, synthetic_output_layer
-from echoformer.svd_softmax import SVDFactors, SVDSoftmax
+from echoformer.svd_softmax import SVDFactors, SVDSoftmax, full_logits
 
 V, D = 4096, 64
 
@@ -152,3 +152,17 @@ def test_bad_window_or_candidates_is_a_clear_error():
         SVDSoftmax(layer, window=17)
     with pytest.raises(ValueError, match="candidates N=101"):
         SVDSoftmax(layer, candidates=101)
+
+
+def test_always_exact_words_are_candidates_of_every_row():
+    torch.manual_seed(0)
+    linear = torch.nn.Linear(32, 400)
+    with torch.no_grad():  # word 3 (end-of-sentence) previews far below everything else
+        linear.bias[3] = -50.0
+    svd = SVDSoftmax(linear, window=4, candidates=20, always_exact=[3]).eval()
+    plain = SVDSoftmax(linear, window=4, candidates=20).eval()
+    h = torch.randn(5, 32)
+    assert 3 in svd._mixed_logits(h)[1].tolist()
+    assert 3 not in plain._mixed_logits(h)[1].tolist()
+    exact = full_logits(linear, h)
+    assert torch.allclose(svd.logits(h)[:, 3], exact[:, 3], atol=1e-4)
