@@ -93,8 +93,8 @@ def _header(data: dict) -> str:
             + (f" ({ran}); other steps reused earlier outputs." if ran else
                "; every step reused earlier outputs.")
             + "\n\nThe *demo* models were trained for minutes here: they show the pipeline, "
-              "not quality. The *shipped* models (models/) were trained for hours by the "
-              "recipes (see recipes/*/README.md).")
+              "not quality. The *shipped* models were trained longer by the recipes; "
+              "`models/README.md` says how long and how well they do.")
 
 
 def _models(data: dict) -> str:
