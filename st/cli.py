@@ -97,10 +97,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ModelDirError, FileNotFoundError, ValueError) as error:
         print(f"st-translate: {error}", file=sys.stderr)
         return 2
-    failures = []
     show = sys.stderr.isatty() if args.progress is None else args.progress
+    try:
+        failures = _translate_files(transcriber, translator, args, show)
+    except BrokenPipeError:  # e.g. `| head`: stop quietly
+        sys.stderr.close()
+        return 1
+    if failures:
+        listed = "".join(f"\n  {error}" for error in failures)
+        print(f"st-translate: {len(failures)} of {len(args.audio)} files failed:{listed}",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def _translate_files(transcriber, translator: Translator, args: argparse.Namespace,
+                     show_progress: bool) -> list[str]:
+    """Print one line per audio file in input order; returns the errors of failed files."""
+    failures = []
     bar = tqdm(total=len(args.audio), unit="file", desc="st-translate", file=sys.stderr,
-               disable=not show, dynamic_ncols=True)
+               disable=not show_progress, dynamic_ncols=True)
     for window in _windows(transcriber.transcribe(args.audio), WINDOW):
         started = time.perf_counter()
         translations = translator.translate([t.text for t in window], args.batch_size)
@@ -120,12 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(translation.text, flush=True)
         bar.update(len(window))
     bar.close()
-    if failures:
-        listed = "".join(f"\n  {error}" for error in failures)
-        print(f"st-translate: {len(failures)} of {len(args.audio)} files failed:{listed}",
-              file=sys.stderr)
-        return 1
-    return 0
+    return failures
 
 
 def entry_point() -> None:
