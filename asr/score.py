@@ -20,6 +20,7 @@ from pathlib import Path
 import jiwer
 
 from asr.data.manifest import ManifestError, read_manifest
+from echoformer.markdown import markdown_rows
 
 
 @dataclass(frozen=True)
@@ -97,13 +98,11 @@ def _key(path: Path) -> str:
 
 
 def markdown_table(results: list[WER]) -> str:
-    rows = ["| test set | utts | words | WER % | sub | del | ins | RTF |",
-            "|---|---|---|---|---|---|---|---|"]
-    for r in results:
-        rtf = "" if r.rtf is None else f"{r.rtf:.4f}"
-        rows.append(f"| {r.name} | {r.utterances} | {r.reference_words} | {100 * r.wer:.2f} | "
-                    f"{r.substitutions} | {r.deletions} | {r.insertions} | {rtf} |")
-    return "\n".join(rows)
+    return markdown_rows(
+        ["test set", "utts", "words", "WER %", "sub", "del", "ins", "RTF"],
+        [[r.name, r.utterances, r.reference_words, f"{100 * r.wer:.2f}", r.substitutions,
+          r.deletions, r.insertions, None if r.rtf is None else f"{r.rtf:.4f}"]
+         for r in results])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,16 +14,9 @@ from typing import Any
 
 import yaml
 
+from echoformer.markdown import markdown_rows
+
 REPORT_MD, REPORT_JSON = "report.md", "report.json"
-
-
-def markdown_table(header: list[str], rows: list[list]) -> str:
-    """A markdown table of already formatted cells (None shows as empty)."""
-    def line(cells) -> str:
-        return "| " + " | ".join("" if c is None else str(c).replace("|", "\\|")
-                                 for c in cells) + " |"
-    return "\n".join([line(header), "|" + "|".join("---" for _ in header) + "|",
-                      *map(line, rows)])
 
 
 def _json(path: Path) -> Any:
@@ -106,7 +99,7 @@ def _models(data: dict) -> str:
                 continue
             rows.append([kind, task, facts["dir"], f"{facts['parameters'] or 0:,}",
                          facts["steps"], facts["train_minutes"], facts["reuse_pattern"]])
-    return "## Models\n\n" + markdown_table(
+    return "## Models\n\n" + markdown_rows(
         ["", "task", "directory", "parameters", "updates", "training min (last run)", "reuse pattern"],
         rows)
 
@@ -122,7 +115,7 @@ def _asr(data: dict) -> str:
             "output. `test`: voices seen in training; `test_unseen_voice`: held-out voices.\n\n")
     if not rows:
         return text + "Not measured (the decoding step has not run)."
-    return text + markdown_table(["model", "test set", "utterances", "WER %", "sub", "del",
+    return text + markdown_rows(["model", "test set", "utterances", "WER %", "sub", "del",
                                   "ins", "RTF"], rows)
 
 
@@ -139,7 +132,7 @@ def _nmt(data: dict) -> str:
     if not rows:
         return text + "Not measured (the translation step has not run)."
     signature = next(s["bleu_signature"] for s in data["nmt_scores"].values() if s)
-    return text + markdown_table(["model", "sentences", "BLEU", "chrF"], rows) + \
+    return text + markdown_rows(["model", "sentences", "BLEU", "chrF"], rows) + \
         f"\n\nBLEU signature: `{signature}`"
 
 
@@ -158,7 +151,7 @@ def _st(data: dict) -> str:
     header = ["test set", "spoken English", "German reference"]
     for kind in kinds:
         header += [f"{kind}: heard", f"{kind}: German"]
-    return text + markdown_table(header, rows)
+    return text + markdown_rows(header, rows)
 
 
 def _bench(exp: Path, data: dict) -> str:

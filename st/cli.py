@@ -23,7 +23,7 @@ from collections.abc import Iterator, Sequence
 import torch
 from tqdm import tqdm
 
-from asr.cli import load_transcriber
+from asr.cli import build_transcribe_parser, load_transcriber
 from asr.decoding import METHODS
 from echoformer.cpu_memory import keep_freed_memory
 from echoformer.model_dir import ModelDirError
@@ -61,12 +61,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _asr_args(args: argparse.Namespace) -> argparse.Namespace:
-    """The options `asr.cli.load_transcriber` reads, from st-translate's."""
-    return argparse.Namespace(
-        model=args.asr, device=args.device, method=args.method, beam_size=args.asr_beam_size,
-        ctc_weight=None, length_penalty=None, batch_size=args.batch_size, chunk_seconds=None,
-        overlap_seconds=2.0, softmax=args.softmax or "full", svd_window=None,
-        svd_candidates=None)
+    """asr-transcribe's options for st-translate's (its own defaults for the rest)."""
+    given = {"--model": args.asr, "--method": args.method, "--beam-size": args.asr_beam_size,
+             "--softmax": args.softmax, "--batch-size": args.batch_size,
+             "--device": args.device}
+    argv = [part for flag, value in given.items() if value is not None
+            for part in (flag, str(value))]
+    return build_transcribe_parser().parse_args([*argv, "--", *args.audio])
 
 
 def _windows(items: Iterator, size: int) -> Iterator[list]:

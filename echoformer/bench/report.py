@@ -7,6 +7,8 @@ from pathlib import Path
 
 import matplotlib
 
+from echoformer.markdown import markdown_rows
+
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
@@ -19,10 +21,8 @@ def write_json(results: dict, out_dir: Path) -> Path:
 
 def markdown_table(records: list[dict], columns: list[tuple[str, str, str]]) -> str:
     """columns: (key, header, format) triples."""
-    head = "| " + " | ".join(h for _, h, _ in columns) + " |"
-    rule = "|" + "|".join("---:" for _ in columns) + "|"
-    rows = ["| " + " | ".join(format(r[k], f) for k, _, f in columns) + " |" for r in records]
-    return "\n".join([head, rule, *rows])
+    return markdown_rows([h for _, h, _ in columns],
+                         [[format(r[k], f) for k, _, f in columns] for r in records])
 
 
 ATTENTION_COLUMNS = [("L", "L", "d"), ("group", "group", "d"),
