@@ -6,11 +6,10 @@ import argparse
 import json
 import sys
 
-import torch
 from tqdm import tqdm
 
 from asr.decoding import METHODS, ASRDecodingOptions
-from echoformer.cpu_memory import keep_freed_memory
+from echoformer.device import prepare_inference
 from echoformer.model_dir import ModelDirError
 from echoformer.output_layer import SOFTMAX_KINDS, SoftmaxConfig
 
@@ -95,13 +94,8 @@ def load_transcriber(args: argparse.Namespace):
 
 def transcribe_main(argv: list[str] | None = None) -> None:
     args = build_transcribe_parser().parse_args(argv)
-    keep_freed_memory()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    if args.device.startswith("cuda") and not torch.cuda.is_available():
-        sys.exit(f"asr-transcribe: --device {args.device} asked for, but CUDA is not available "
-                 "here; use --device cpu")
     try:
+        prepare_inference(args.device, args.threads)
         transcriber = load_transcriber(args)
     except (ModelDirError, FileNotFoundError, ValueError) as error:
         sys.exit(f"asr-transcribe: {error}")

@@ -28,7 +28,8 @@ from echoformer.paths import CONF_DIR
 from echoformer.tokenizer import Tokenizer
 from echoformer.training import Trainer, TrainingSummary
 from echoformer.training.distributed import World, hydra_overrides, process_group
-from echoformer.training.run_dir import check_resumable, resolve_device
+from echoformer.device import resolve_device
+from echoformer.training.run_dir import check_resumable
 from echoformer.training.evaluation import evaluate
 from nmt.config import NMTTrainConfig, register
 from nmt.data.dataset import TokenizedPairs

@@ -31,7 +31,7 @@ from typing import TextIO
 import torch
 from tqdm import tqdm
 
-from echoformer.cpu_memory import keep_freed_memory
+from echoformer.device import prepare_inference
 from echoformer.model_dir import ModelDirError, load_model_dir, read_meta
 from echoformer.shipped import default_model
 from echoformer.output_layer import SOFTMAX_KINDS, SoftmaxConfig
@@ -223,12 +223,8 @@ def _softmax(args: argparse.Namespace, stored: dict) -> SoftmaxConfig | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    keep_freed_memory()
-    if args.threads:
-        torch.set_num_threads(args.threads)
     try:
-        if args.device.startswith("cuda") and not torch.cuda.is_available():
-            raise ValueError(f"--device {args.device}: CUDA is not available here; use cpu")
+        prepare_inference(args.device, args.threads)
         if args.batch_size < 1:
             raise ValueError(f"--batch-size {args.batch_size}: must be ≥ 1")
         if args.model is None:

@@ -20,12 +20,11 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 
-import torch
 from tqdm import tqdm
 
 from asr.cli import build_transcribe_parser, load_transcriber
 from asr.decoding import METHODS
-from echoformer.cpu_memory import keep_freed_memory
+from echoformer.device import prepare_inference
 from echoformer.model_dir import ModelDirError
 from echoformer.output_layer import SOFTMAX_KINDS, SoftmaxConfig
 from echoformer.shipped import default_model
@@ -83,12 +82,8 @@ def _windows(items: Iterator, size: int) -> Iterator[list]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    keep_freed_memory()
-    if args.threads:
-        torch.set_num_threads(args.threads)
     try:
-        if args.device.startswith("cuda") and not torch.cuda.is_available():
-            raise ValueError(f"--device {args.device}: CUDA is not available here; use cpu")
+        prepare_inference(args.device, args.threads)
         transcriber = load_transcriber(_asr_args(args))
         translator = Translator(args.nmt or default_model("nmt"), args.device,
                                 SoftmaxConfig(args.softmax) if args.softmax else None)

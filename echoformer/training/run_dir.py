@@ -1,4 +1,4 @@
-"""What every training app does with its run folder and device before training."""
+"""What every training app does with its run folder before training."""
 
 from __future__ import annotations
 
@@ -10,16 +10,6 @@ import torch
 import yaml
 
 RUN_CONFIG_FILE = "run_config.yaml"
-
-
-def resolve_device(name: str) -> torch.device:
-    """auto -> cuda when available, else cpu; a CUDA device that is absent is an error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device={name} asked for, but CUDA is not available here; "
-                         "use device=cpu (or auto)")
-    return torch.device(name)
 
 
 def check_resumable(run_dir: Path, run_config: dict[str, Any],
