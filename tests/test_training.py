@@ -183,11 +183,16 @@ def test_ctrl_c_finishes_the_update_saves_a_checkpoint_and_a_rerun_resumes(tmp_p
                 os.kill(os.getpid(), signal.SIGINT)  # as if the user pressed Ctrl-C here
             yield batch
 
-    summary = Trainer(Regression(), config(max_steps=20), tmp_path).fit(interrupted_batches)
+    # Python's own handler, as in a terminal (a shell's background job starts with SIGINT ignored)
+    outer = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        summary = Trainer(Regression(), config(max_steps=20), tmp_path).fit(interrupted_batches)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+    finally:
+        signal.signal(signal.SIGINT, outer)
     assert summary.stop_reason == "interrupted"
     assert summary.progress.step == 7  # the update under way when Ctrl-C came was finished
     assert 7 in CheckpointStore(tmp_path / "checkpoints", 10).steps()
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
     resumed = Trainer(Regression(), config(max_steps=20), tmp_path).fit(batches)
     assert resumed.stop_reason == "max_steps" and resumed.progress.step == 20
 
