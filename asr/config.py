@@ -1,7 +1,7 @@
 """Schema of `asr-train` (Hydra structured config): an unknown key is an error.
 
-Composed by conf/asr_train.yaml from the groups `asr_model` (tiny, s, m), `reuse` (none, g2,
-g4; shared with NMT) and `softmax` (full, svd).
+Composed by conf/asr_train.yaml from the groups `asr_model` (tiny, demo, xs, s, m), `reuse`
+(none, g2, g4; shared with NMT) and `softmax` (full, svd).
 """
 
 from __future__ import annotations

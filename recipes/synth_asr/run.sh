@@ -4,7 +4,7 @@
 #
 #   recipes/synth_asr/run.sh [--stage N] [--stop-stage M] [--size tiny|demo|full]
 #                            [--data-dir DIR] [--jobs N] [--seed S] [--vocab-size V]
-#                            [--model tiny|demo|s|m] [--reuse none|g2|g4] [--max-steps N]
+#                            [--model tiny|demo|xs|s|m] [--reuse none|g2|g4] [--max-steps N]
 #                            [--max-minutes M] [--exp-dir DIR] [--methods "M1 M2"]
 #                            [--beam-size K] [--softmax full|svd] [--model-dir DIR]
 #                            [--train-args "key=value ..."]
@@ -67,7 +67,7 @@ done
 case "$size" in
   tiny) : "${vocab_size:=48}" "${model:=tiny}" "${max_steps:=300}" ;;
   demo) : "${vocab_size:=256}" "${model:=s}" ;;
-  full) : "${vocab_size:=1000}" "${model:=s}" ;;
+  full) : "${vocab_size:=256}" "${model:=s}" ;;
   *) echo "--size must be tiny, demo or full (got $size)" >&2; exit 2 ;;
 esac
 
