@@ -32,8 +32,8 @@ def build_transcribe_parser() -> argparse.ArgumentParser:
                         help="model directory written by asr-train (<run dir>/model); "
                              "default: the shipped English model, models/asr-en")
     parser.add_argument("--method", choices=METHODS,
-                        help="decoding method (default: the model's, usually "
-                             "attention_rescoring)")
+                        help="decoding method (default: the model's decoding.method; "
+                             "joint_beam for the shipped model)")
     parser.add_argument("--beam-size", type=int, metavar="K", help="beam size (default: model's)")
     parser.add_argument("--ctc-weight", type=float, metavar="W",
                         help="CTC weight of joint_beam / attention_rescoring (default: model's)")
