@@ -41,7 +41,7 @@ def build_transcribe_parser() -> argparse.ArgumentParser:
                         help="α of joint_beam's ranking score/length^α (default: model's, 0)")
     parser.add_argument("--batch-size", type=int, default=8, metavar="B",
                         help="files (or chunks) decoded together (default 8)")
-    parser.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default cpu)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda[:N] or auto (default cpu)")
     parser.add_argument("--format", choices=("text", "jsonl"), default="text",
                         help="text: one transcript a line; jsonl: audio, text, duration and "
                              "processing seconds")
@@ -95,7 +95,7 @@ def load_transcriber(args: argparse.Namespace):
 def transcribe_main(argv: list[str] | None = None) -> None:
     args = build_transcribe_parser().parse_args(argv)
     try:
-        prepare_inference(args.device, args.threads)
+        args.device = str(prepare_inference(args.device, args.threads))  # auto -> cpu|cuda
         transcriber = load_transcriber(args)
     except (ModelDirError, FileNotFoundError, ValueError) as error:
         sys.exit(f"asr-transcribe: {error}")

@@ -193,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="output layer at inference (default: the model's)")
     parser.add_argument("--svd-window", type=int, help="SVD-softmax window W (default D/8)")
     parser.add_argument("--svd-candidates", type=int, help="SVD-softmax candidates N (V/16)")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda[:N] or auto (default cpu)")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads (0 = default)")
     parser.add_argument("--quiet", action="store_true", help="no summary on stderr")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction,
@@ -224,7 +224,7 @@ def _softmax(args: argparse.Namespace, stored: dict) -> SoftmaxConfig | None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        prepare_inference(args.device, args.threads)
+        args.device = str(prepare_inference(args.device, args.threads))  # auto -> cpu|cuda
         if args.batch_size < 1:
             raise ValueError(f"--batch-size {args.batch_size}: must be ≥ 1")
         if args.model is None:

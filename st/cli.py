@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--format", choices=("text", "jsonl"), default="text",
                         help="text: one translation a line; jsonl: audio, transcript, "
                              "translation, duration and seconds")
-    parser.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default cpu)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda[:N] or auto (default cpu)")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction,
                         help="progress bar on stderr (default: when stderr is a terminal)")
@@ -83,7 +83,7 @@ def _windows(items: Iterator, size: int) -> Iterator[list]:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        prepare_inference(args.device, args.threads)
+        args.device = str(prepare_inference(args.device, args.threads))  # auto -> cpu|cuda
         transcriber = load_transcriber(_asr_args(args))
         translator = Translator(args.nmt or default_model("nmt"), args.device,
                                 SoftmaxConfig(args.softmax) if args.softmax else None)

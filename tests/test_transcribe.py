@@ -102,3 +102,14 @@ def test_a_cuda_device_that_is_absent_is_a_clear_error(model_dir, capsys):
         pytest.skip("CUDA is present here")
     with pytest.raises(SystemExit, match="CUDA is not available"):
         transcribe_main(["--model", str(model_dir), "--device", "cuda", "x.wav"])
+
+
+def test_device_auto_runs_where_it_can_and_a_bad_name_is_a_clear_error(model_dir, tmp_path,
+                                                                       capsys):
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is present here (auto would pick it)")
+    audio = write_tone(tmp_path / "a.wav", 1.0)
+    transcribe_main(["--model", str(model_dir), "--device", "auto", str(audio)])
+    assert len(capsys.readouterr().out.splitlines()) == 1
+    with pytest.raises(SystemExit, match="--device gpu0: not a device"):
+        transcribe_main(["--model", str(model_dir), "--device", "gpu0", str(audio)])

@@ -6,7 +6,6 @@ from pathlib import Path
 from collections.abc import Callable
 from typing import Any
 
-import torch
 import yaml
 
 RUN_CONFIG_FILE = "run_config.yaml"
