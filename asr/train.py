@@ -79,7 +79,7 @@ def _data_paths(config: ASRTrainConfig) -> tuple[Path, Path, Path, Path]:
 def train(config: ASRTrainConfig, run_dir: Path) -> Path:
     """Train as `config` says into `run_dir`; returns the exported model directory.
     Under torchrun: every rank calls this; rank 0's `run_dir` is the one used."""
-    keep_freed_memory()
+    keep_freed_memory(default=False)  # varying speech batches fragment a kept heap
     if config.threads:
         torch.set_num_threads(config.threads)
     with process_group(resolve_device(config.device)) as (world, device):

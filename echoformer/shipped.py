@@ -42,14 +42,19 @@ def default_model(task: str) -> Path:
     return path
 
 
-def export_half(source: Path, target: Path, limit: int = MAX_SHIPPED_BYTES) -> dict:
+def export_half(source: Path, target: Path, limit: int = MAX_SHIPPED_BYTES,
+                decoding: dict | None = None) -> dict:
     """Copy model directory `source` to `target` with float weights in half precision.
 
-    Raises ``ModelDirError`` when the result would exceed `limit` bytes. Returns a summary
-    (parameters, bytes). The copy replaces `target` only once it is complete.
+    `decoding` overrides entries of the model's decoding defaults (``task.decoding`` in
+    model.yaml, e.g. ``{"method": "joint_beam"}``); each key must already be there, with a
+    value of the same type. Raises ``ModelDirError`` when the result would exceed `limit`
+    bytes or an override does not fit. Returns a summary (parameters, bytes). The copy
+    replaces `target` only once it is complete.
     """
     source, target = Path(source), Path(target)
     meta = read_meta(source)
+    _override_decoding(meta, decoding or {}, source)
     state = torch.load(source / WEIGHTS_FILE, map_location="cpu", weights_only=True)
     half = _half_precision(state)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -78,6 +83,30 @@ def export_half(source: Path, target: Path, limit: int = MAX_SHIPPED_BYTES) -> d
         shutil.rmtree(staging, ignore_errors=True)
     distinct = {t.data_ptr(): t.numel() for t in half.values() if t.is_floating_point()}
     return {"parameters": sum(distinct.values()), "bytes": size}
+
+
+def _override_decoding(meta: dict, overrides: dict, source: Path) -> None:
+    defaults = (meta.get("task") or {}).get("decoding")
+    if overrides and not isinstance(defaults, dict):
+        raise ModelDirError(f"{source}/{META_FILE} has no task.decoding defaults to override")
+    for key, value in overrides.items():
+        if key not in defaults:
+            raise ModelDirError(f"--decoding {key}=...: {source} has no decoding default "
+                                f"named {key!r}; it has {', '.join(sorted(defaults))}")
+        old = defaults[key]
+        if type(value) is not type(old) and not (isinstance(old, float)
+                                                 and type(value) is int):
+            raise ModelDirError(f"--decoding {key}={value}: expected a {type(old).__name__} "
+                                f"like the current {old!r}")
+        defaults[key] = type(old)(value)
+
+
+def _decoding_override(text: str) -> tuple[str, object]:
+    """argparse type for --decoding KEY=VALUE (VALUE read as YAML: 10 → int, 0.5 → float)."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected KEY=VALUE, e.g. method=joint_beam")
+    return key, yaml.safe_load(value)
 
 
 def shipped_bytes(directory: Path) -> int:
@@ -112,9 +141,13 @@ def main(argv: list[str] | None = None) -> int:
     export = commands.add_parser("export", help="copy SOURCE to TARGET in half precision")
     export.add_argument("source", type=Path, help="model directory written by training")
     export.add_argument("target", type=Path, help="e.g. models/nmt-en-de or models/asr-en")
+    export.add_argument(
+        "--decoding", type=_decoding_override, action="append", default=[],
+        metavar="KEY=VALUE", help="set a decoding default in the copy's model.yaml "
+        "(task.decoding), e.g. --decoding method=joint_beam; repeatable")
     args = parser.parse_args(argv)
     try:
-        summary = export_half(args.source, args.target)
+        summary = export_half(args.source, args.target, decoding=dict(args.decoding))
     except ModelDirError as error:
         print(f"echoformer.shipped: {error}", file=sys.stderr)
         return 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+import asr.model  # noqa: F401  (registers conformer_asr for the shipped asr-en)
 from echoformer import shipped
 from echoformer.model_dir import ModelDirError, load_model_dir
 from nmt.translate import Translator
@@ -37,6 +38,21 @@ def test_export_refuses_a_model_over_the_limit(model_dir, tmp_path):
     with pytest.raises(ModelDirError, match="smaller model"):
         shipped.export_half(model_dir, tmp_path / "big", limit=1000)
     assert not (tmp_path / "big").exists()
+
+
+def test_export_sets_decoding_defaults_from_the_command_line(model_dir, tmp_path, capsys):
+    target = tmp_path / "beam7"
+    assert shipped.main(["export", str(model_dir), str(target),
+                         "--decoding", "beam_size=7", "--decoding", "length_penalty=2"]) == 0
+    decoding = load_model_dir(target).meta["task"]["decoding"]
+    assert decoding["beam_size"] == 7 and decoding["length_penalty"] == 2.0
+    assert load_model_dir(model_dir).meta["task"]["decoding"]["beam_size"] != 7
+    # An unknown key or a value of the wrong type: one message, nothing written.
+    for bad in ("method=joint_beam", "beam_size=wide"):
+        assert shipped.main(["export", str(model_dir), str(tmp_path / "bad"),
+                             "--decoding", bad]) == 1
+        assert bad.split("=")[0] in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()
 
 
 def test_missing_shipped_model_says_pass_model(tmp_path, monkeypatch):
