@@ -11,7 +11,7 @@ from tqdm import tqdm
 from asr.decoding import METHODS, ASRDecodingOptions
 from echoformer.device import prepare_inference
 from echoformer.model_dir import ModelDirError
-from echoformer.output_layer import SOFTMAX_KINDS, SoftmaxConfig
+from echoformer.output_layer import SOFTMAX_KINDS, SoftmaxConfig, requested_softmax
 
 
 def train_main() -> None:
@@ -45,12 +45,15 @@ def build_transcribe_parser() -> argparse.ArgumentParser:
     parser.add_argument("--format", choices=("text", "jsonl"), default="text",
                         help="text: one transcript a line; jsonl: audio, text, duration and "
                              "processing seconds")
-    parser.add_argument("--softmax", choices=SOFTMAX_KINDS, default="full",
-                        help="decoder output layer at inference (default full)")
+    parser.add_argument("--softmax", choices=SOFTMAX_KINDS,
+                        help="decoder output layer at inference (default: the model's, full "
+                             "unless trained with softmax=svd)")
     parser.add_argument("--svd-window", type=int, metavar="W",
-                        help="SVD-softmax preview width (default D/8)")
+                        help="SVD-softmax preview width (default D/8); alone implies "
+                             "--softmax svd")
     parser.add_argument("--svd-candidates", type=int, metavar="N",
-                        help="SVD-softmax candidates with exact logits (default V/16)")
+                        help="SVD-softmax candidates with exact logits (default V/16); alone "
+                             "implies --softmax svd")
     parser.add_argument("--chunk-seconds", type=float, metavar="S",
                         help="longer audio is cut into chunks of this length (default: 2× the "
                              "longest training utterance, within 10-30 s)")
@@ -69,18 +72,19 @@ def default_chunk_seconds(task: dict) -> float:
     return min(30.0, max(10.0, 2 * longest))
 
 
-def load_transcriber(args: argparse.Namespace):
+def load_transcriber(args: argparse.Namespace, model_flag: str = "--model"):
     """A `Transcriber` as the parsed options of `build_transcribe_parser` say (also used by
-    st-translate); the model's stored decoding settings fill what is not given."""
+    st-translate, whose option for the model is `model_flag`); the model's stored decoding
+    settings fill what is not given."""
     from asr.transcribe import Transcriber
     from echoformer.model_dir import load_model_dir
     from echoformer.shipped import default_model
 
-    loaded = load_model_dir(args.model or default_model("asr"), args.device)
+    loaded = load_model_dir(args.model or default_model("asr", model_flag), args.device)
     defaults = loaded.task.get("decoding", {})
     options = ASRDecodingOptions(
         method=args.method or defaults.get("method", "attention_rescoring"),
-        beam_size=args.beam_size or defaults.get("beam_size", 10),
+        beam_size=defaults.get("beam_size", 10) if args.beam_size is None else args.beam_size,
         ctc_weight=defaults.get("ctc_weight", 0.3) if args.ctc_weight is None
         else args.ctc_weight,
         length_penalty=defaults.get("length_penalty", 0.0) if args.length_penalty is None
@@ -88,7 +92,10 @@ def load_transcriber(args: argparse.Namespace):
     chunk = args.chunk_seconds or default_chunk_seconds(loaded.task)
     transcriber = Transcriber(loaded, options, args.batch_size, chunk, args.overlap_seconds,
                               args.device)
-    transcriber.use_softmax(SoftmaxConfig(args.softmax, args.svd_window, args.svd_candidates))
+    stored = loaded.meta.get("architecture", {}).get("softmax") or {}
+    transcriber.use_softmax(requested_softmax(args.softmax, args.svd_window,
+                                              args.svd_candidates, stored)
+                            or SoftmaxConfig(**stored))
     return transcriber
 
 

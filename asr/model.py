@@ -96,14 +96,17 @@ class ASRModel(nn.Module):
     def config_dict(self) -> dict[str, Any]:
         """Everything needed to rebuild this model (CMVN statistics are in the weights)."""
         return {"model": asdict(self.config), "vocab_size": self.vocab_size,
-                "reuse_pattern": list(self.encoder.reuse_pattern)}
+                "reuse_pattern": list(self.encoder.reuse_pattern),
+                "softmax": asdict(self.output.softmax)}
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> ASRModel:
         model = dict(config["model"])
         model["specaugment"] = SpecAugmentConfig(**model.get("specaugment", {}))
-        return cls(ASRModelConfig(**model), int(config["vocab_size"]),
-                   list(config["reuse_pattern"]))
+        built = cls(ASRModelConfig(**model), int(config["vocab_size"]),
+                    list(config["reuse_pattern"]))
+        built.use_softmax(SoftmaxConfig(**(config.get("softmax") or {})))  # older exports: full
+        return built
 
     def use_softmax(self, softmax: SoftmaxConfig) -> None:
         """Inference softmax of the decoder output layer: full or SVD-softmax."""

@@ -22,7 +22,7 @@ from asr.decoding import ASRDecodingOptions, decode
 from asr.features import compute_fbank
 from asr.model import ASRModel
 from asr.stitch import ChunkStitcher
-from echoformer.model_dir import LoadedModel, load_model_dir
+from echoformer.model_dir import LoadedModel, ModelDirError
 from echoformer.output_layer import SoftmaxConfig
 from echoformer.svd_cache import cached_svd_factors
 
@@ -73,14 +73,13 @@ class Transcriber:
                              "--chunk-seconds")
         if batch_size < 1:
             raise ValueError(f"batch size {batch_size}: use 1 or more")
+        if not isinstance(loaded.model, ASRModel):
+            raise ModelDirError(f"{loaded.path} holds a {loaded.meta.get('model_type')} "
+                                "model, not a speech recognition model")
         self.loaded, self.options = loaded, options
         self.model: ASRModel = loaded.model
         self.batch_size, self.device = batch_size, torch.device(device)
         self.chunk_seconds, self.overlap_seconds = chunk_seconds, overlap_seconds
-
-    @classmethod
-    def from_dir(cls, model_dir: str | Path, device: str = "cpu", **kwargs) -> Transcriber:
-        return cls(load_model_dir(Path(model_dir), device), device=device, **kwargs)
 
     def use_softmax(self, softmax: SoftmaxConfig) -> None:
         """Decoder output layer full or SVD-softmax (factors cached in the model directory)."""

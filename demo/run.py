@@ -14,7 +14,8 @@ then writes EXP/report.md and EXP/report.json with PNG plots beside them:
 
 A step whose outputs exist, newer than the models they came from, is skipped, so a second
 run reuses what the first built (delete EXP/asr, EXP/nmt, ... to redo a part; a new shipped
-model is decoded again). Interrupted training resumes where it stopped.
+model is decoded again; other training settings, e.g. a larger --asr-minutes, train that
+model again from the start). Interrupted training resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -86,13 +87,35 @@ class Step:
     outputs: list[Path]
     run: Callable[[], None]
     inputs: list[Path] = field(default_factory=list)
+    # The settings the outputs are made with (a training's model, reuse and budget) and the
+    # folder they are made in: other settings than last time clear the folder and run again.
+    made_with: str = ""
+    run_dir: Path | None = None
+
+    @property
+    def stamp(self) -> Path:
+        return self.outputs[0].with_name(self.outputs[0].name + ".made_with")
+
+    def settings_changed(self) -> bool:
+        return bool(self.made_with) and self.stamp.is_file() and \
+            self.stamp.read_text(encoding="utf-8") != self.made_with
 
     def done(self) -> bool:
-        """Every output exists and is newer than every input (e.g. the model it decoded)."""
-        if not all(path.exists() for path in self.outputs):
+        """Every output exists, is newer than every input (e.g. the model it decoded) and was
+        made with the same settings."""
+        if not all(path.exists() for path in self.outputs) or self.settings_changed():
             return False
         newest_input = max((p.stat().st_mtime for p in self.inputs if p.exists()), default=0)
         return all(path.stat().st_mtime >= newest_input for path in self.outputs)
+
+    def perform(self) -> None:
+        if self.settings_changed() and self.run_dir is not None:
+            print(f"  other settings than last time ({self.stamp.read_text(encoding='utf-8')}"
+                  f" → {self.made_with}): starting {self.run_dir} over", flush=True)
+            shutil.rmtree(self.run_dir)
+        self.run()
+        if self.made_with:
+            self.stamp.write_text(self.made_with, encoding="utf-8")
 
 
 class Demo:
@@ -119,9 +142,13 @@ class Demo:
                  lambda: self.asr_recipe("--stage", "1", "--stop-stage", "2",
                                          "--size", s.asr_corpus)),
             Step(f"train ASR ({s.asr_model}, reuse {s.reuse}, {s.asr_minutes:g} min budget)",
-                 [asr_model / "model.yaml"], self.train_asr),
+                 [asr_model / "model.yaml"], self.train_asr,
+                 made_with=self.training_settings(s.asr_model, s.asr_minutes),
+                 run_dir=exp / "asr"),
             Step(f"train NMT ({s.nmt_model}, reuse {s.reuse}, {s.nmt_minutes:g} min budget)",
-                 [nmt_model / "model.yaml"], self.train_nmt),
+                 [nmt_model / "model.yaml"], self.train_nmt,
+                 made_with=self.training_settings(s.nmt_model, s.nmt_minutes),
+                 run_dir=exp / "nmt"),
             Step("decode the ASR test sets (attention rescoring, SVD-softmax)",
                  [exp / "asr/decode_attention_rescoring/wer.json"],
                  lambda: self.decode_asr(exp / "asr", asr_model), [asr_model / "model.yaml"]),
@@ -166,6 +193,10 @@ class Demo:
         self.call(["bash", "recipes/synth_asr/run.sh", "--data-dir", str(self.s.asr_data),
                    "--jobs", str(self.s.threads), *args])
 
+    def training_settings(self, model: str, minutes: float) -> str:
+        steps = f" max_steps={self.s.max_steps}" if self.s.max_steps else ""
+        return f"{model} reuse={self.s.reuse} minutes={minutes:g}{steps}"
+
     def budget(self, minutes: float) -> list[str]:
         args = ["--max-minutes", str(minutes)]
         return args + (["--max-steps", str(self.s.max_steps)] if self.s.max_steps else [])
@@ -185,7 +216,7 @@ class Demo:
     def decode_asr(self, exp_dir: Path, model: Path) -> None:
         self.asr_recipe("--stage", "4", "--stop-stage", "5", "--exp-dir", str(exp_dir),
                         "--model-dir", str(model), "--methods", "attention_rescoring",
-                        "--softmax", "svd")
+                        "--softmax", "svd", "--threads", str(self.s.threads))
 
     def translate(self, exp_dir: Path, model: Path) -> None:
         self.nmt_recipe("--stage", "4", "--stop-stage", "5", "--exp-dir", str(exp_dir),
@@ -249,7 +280,7 @@ class Demo:
                 continue
             print(f"{prefix} ...", flush=True)
             begun = time.perf_counter()
-            step.run()
+            step.perform()
             self.timings[step.title] = round(time.perf_counter() - begun, 1)
         report = write_report(self.s, self.timings, time.perf_counter() - self.started)
         print(report.read_text(encoding="utf-8"))

@@ -34,6 +34,17 @@ class SoftmaxConfig:
                              "use full or svd")
 
 
+def requested_softmax(kind: str | None, window: int | None, candidates: int | None,
+                      stored: dict) -> SoftmaxConfig | None:
+    """The inference softmax a command's --softmax / --svd-window / --svd-candidates ask for
+    over `stored` (the model's, from model.yaml); None when none was given (keep the model's).
+    --svd-window or --svd-candidates alone imply --softmax svd."""
+    if kind is None and window is None and candidates is None:
+        return None
+    return SoftmaxConfig(kind or "svd", window or stored.get("window"),
+                         candidates or stored.get("candidates"))
+
+
 class OutputLayer(nn.Module):
     """Hidden states (..., D) -> log-probabilities over V (full or SVD-softmax at inference).
 

@@ -31,14 +31,14 @@ MAX_SHIPPED_BYTES = 25 * 1000 * 1000
 _SHIPPED_FILES = ("model.yaml", "weights.pt", "spm.model", "train_config.yaml")
 
 
-def default_model(task: str) -> Path:
-    """The shipped model directory for `task` ("asr" or "nmt"), or a clear error when this
-    checkout has none."""
+def default_model(task: str, flag: str = "--model") -> Path:
+    """The shipped model directory for `task` ("asr" or "nmt"), or a clear error naming the
+    command's option `flag` when this checkout has none."""
     path = SHIPPED[task]
     if not (path / META_FILE).is_file():
         raise ModelDirError(
-            f"no --model given and this checkout has no shipped model in {path}; "
-            "pass --model DIR (a model/ folder written by training)")
+            f"no {flag} given and this checkout has no shipped model in {path}; "
+            f"pass {flag} DIR (a model/ folder written by training)")
     return path
 
 
@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         summary = export_half(args.source, args.target, decoding=dict(args.decoding))
-    except ModelDirError as error:
+    except (ModelDirError, OSError) as error:  # OSError: e.g. SOURCE without weights.pt
         print(f"echoformer.shipped: {error}", file=sys.stderr)
         return 1
     print(f"{args.target}: {summary['parameters']:,} parameters, "

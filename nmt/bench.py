@@ -17,6 +17,7 @@ accelerations give, in one run (loaded by `echoformer/bench/app.py`).
 from __future__ import annotations
 
 import dataclasses
+import sys
 from pathlib import Path
 
 import torch
@@ -26,7 +27,7 @@ from omegaconf import DictConfig, OmegaConf
 from echoformer.bench import report
 from echoformer.bench.layers import agreement, synthetic_output_layer
 from echoformer.bench.timing import compare, machine_facts
-from echoformer.model_dir import RUN_CONFIG_FILE
+from echoformer.model_dir import RUN_CONFIG_FILE, ModelDirError
 from echoformer.output_layer import OutputLayer, SoftmaxConfig
 from echoformer.reuse_config import ReuseConfig
 from echoformer.search import BeamSearch, DecoderScorer, DecodingOptions
@@ -37,12 +38,16 @@ from nmt.data.local import read_lines
 from nmt.model import TransformerNMT
 from nmt.translate import Translator
 
+
 def run(cfg: DictConfig, out_dir: Path) -> dict:
     c, device = cfg.nmt, cfg.device
     model_dir = Path(cfg.model)
-    translators = {kind: Translator(model_dir, device, softmax=SoftmaxConfig(kind=kind))
-                   for kind in ("full", "svd")}
-    sources, references = _test_sentences(model_dir, c.sentences, translators["full"])
+    try:
+        translators = {kind: Translator(model_dir, device, softmax=SoftmaxConfig(kind=kind))
+                       for kind in ("full", "svd")}
+        sources, references = _test_sentences(model_dir, c.sentences, translators["full"])
+    except (ModelDirError, FileNotFoundError) as error:
+        sys.exit(f"bench suite=nmt: {error}")
     timed = sources[: c.max_sentences]
     model = translators["full"].model
     return {
@@ -70,7 +75,7 @@ def _test_sentences(model_dir: Path, path: str | None, translator: Translator
     files = [Path(data.get("dir", "")) / f"test.{data.get(lang)}"
              for lang in ("src_lang", "tgt_lang")]
     if not data or not files[0].is_file():
-        raise FileNotFoundError(f"bench suite=nmt: no test sentences found for {model_dir} "
+        raise FileNotFoundError(f"no test sentences found for {model_dir} "
                                 f"(looked for {files[0]}); pass nmt.sentences=FILE")
     pairs = [(s, t) for s, t in zip(read_lines(files[0]), read_lines(files[1])) if s.strip()]
     return [s for s, _ in pairs], [t for _, t in pairs]

@@ -1,6 +1,6 @@
 """Schema of `nmt-train` (Hydra structured config): an unknown key is an error.
 
-Composed by conf/nmt_train.yaml from the groups `nmt_model` (tiny, base), `reuse` (none, g2,
+Composed by conf/nmt_train.yaml from the groups `nmt_model` (tiny, demo, small, base), `reuse` (none, g2,
 g4) and `softmax` (full, svd).
 """
 

@@ -62,6 +62,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         hyp_lines = _read(args.hyp)
         ref_lines = _read(args.ref)
+        if len(hyp_lines) != len(ref_lines):
+            raise ValueError(f"{args.hyp} has {len(hyp_lines)} lines, {args.ref} "
+                             f"{len(ref_lines)}: they must be line-aligned (one translation "
+                             "per reference line)")
         result = corpus_scores(hyp_lines, ref_lines, args.tokenize)
     except (FileNotFoundError, ValueError) as error:
         print(f"nmt-score: {error}", file=sys.stderr)

@@ -5,8 +5,9 @@
 
 Input lines keep their order; an empty (or blank) line gives an empty line; a line longer than
 the model's max_length is translated from its first tokens, with a warning on stderr. With
---nbest N > 1 each input line gives N lines `LINE ||| translation ||| score` (LINE counts
-from 0 over all inputs; Moses n-best style). Control characters are read as spaces. A line that
+--nbest N > 1 each input line gives up to N lines `LINE ||| translation ||| score` (LINE
+counts from 0 over all inputs; Moses n-best style; an empty line gives one, with an empty
+translation), so group them by LINE. Control characters are read as spaces. A line that
 is not UTF-8 gives an empty line and is reported (file and line) at the end, exit status 1.
 
 Input is read, translated and written `CHUNK_LINES` lines at a time (one line at a time from a
@@ -34,7 +35,7 @@ from tqdm import tqdm
 from echoformer.device import prepare_inference
 from echoformer.model_dir import ModelDirError, load_model_dir, read_meta
 from echoformer.shipped import default_model
-from echoformer.output_layer import SOFTMAX_KINDS, SoftmaxConfig
+from echoformer.output_layer import SOFTMAX_KINDS, SoftmaxConfig, requested_softmax
 from echoformer.search import BeamSearch, DecodingOptions
 from echoformer.svd_cache import cached_svd_factors
 from echoformer.text_norm import normalize_text
@@ -143,11 +144,18 @@ class InputLine:
 
 def iter_inputs(files: Sequence[str]) -> Iterator[InputLine]:
     """The lines of `files` ("-" or none: stdin) in order, read one at a time. Raises
-    FileNotFoundError at once (before reading anything) when a file is missing."""
+    FileNotFoundError (missing) or ValueError (a folder, unreadable) at once, before reading
+    anything."""
     names = list(files) or ["-"]
     for name in names:
-        if name != "-" and not Path(name).is_file():
+        if name == "-":
+            continue
+        if Path(name).is_dir():
+            raise ValueError(f"{name}: a folder, not a text file; name the files in it")
+        if not Path(name).is_file():
             raise FileNotFoundError(f"input file not found: {name}")
+        if not os.access(name, os.R_OK):
+            raise ValueError(f"{name}: not readable (permission denied)")
     return _read_inputs(names)
 
 
@@ -185,10 +193,13 @@ def build_parser() -> argparse.ArgumentParser:
                              "the shipped English→German model, models/nmt-en-de")
     parser.add_argument("--beam-size", type=int, help="beam size (1 = greedy; default: model)")
     parser.add_argument("--nbest", type=int, default=1, help="hypotheses per line (default 1)")
-    parser.add_argument("--batch-size", type=int, default=32, help="sentences per batch")
-    parser.add_argument("--length-penalty", type=float, help="α in score/length^α")
-    parser.add_argument("--max-length-a", type=float, help="output ≤ a·|source| + b tokens")
-    parser.add_argument("--max-length-b", type=int)
+    parser.add_argument("--batch-size", type=int, default=32,
+                        help="sentences per batch (default 32)")
+    parser.add_argument("--length-penalty", type=float,
+                        help="α in score/length^α (default: model)")
+    parser.add_argument("--max-length-a", type=float,
+                        help="output ≤ a·|source| + b tokens (default: model)")
+    parser.add_argument("--max-length-b", type=int, help="b of --max-length-a (default: model)")
     parser.add_argument("--softmax", choices=SOFTMAX_KINDS,
                         help="output layer at inference (default: the model's)")
     parser.add_argument("--svd-window", type=int, help="SVD-softmax window W (default D/8)")
@@ -211,16 +222,6 @@ def _options(args: argparse.Namespace, stored: DecodingOptions) -> DecodingOptio
     return dataclasses.replace(stored, **changes)
 
 
-def _softmax(args: argparse.Namespace, stored: dict) -> SoftmaxConfig | None:
-    """--svd-window / --svd-candidates alone imply --softmax svd."""
-    if args.softmax is None and args.svd_window is None and args.svd_candidates is None:
-        return None
-    kind = args.softmax or "svd"
-    return SoftmaxConfig(kind,
-                         args.svd_window or stored.get("window"),
-                         args.svd_candidates or stored.get("candidates"))
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -229,8 +230,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise ValueError(f"--batch-size {args.batch_size}: must be ≥ 1")
         if args.model is None:
             args.model = default_model("nmt")
-        meta_softmax = _stored_softmax(args.model)
-        translator = Translator(args.model, args.device, _softmax(args, meta_softmax))
+        softmax = requested_softmax(args.softmax, args.svd_window, args.svd_candidates,
+                                    stored_softmax(args.model))
+        translator = Translator(args.model, args.device, softmax)
         translator.options = _options(args, translator.options)
         rows = iter_inputs(args.files)
     except (ModelDirError, FileNotFoundError, ValueError) as error:
@@ -305,8 +307,9 @@ def write_translation(result: Translation, index: int, nbest: int, out: TextIO) 
     out.flush()
 
 
-def _stored_softmax(model_dir: Path) -> dict:
-    return read_meta(model_dir).get("architecture", {}).get("softmax", {})
+def stored_softmax(model_dir: Path) -> dict:
+    """The inference softmax a model directory names (model.yaml), {} for none."""
+    return read_meta(model_dir).get("architecture", {}).get("softmax") or {}
 
 
 def _one_line(text: str) -> str:

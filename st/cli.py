@@ -26,9 +26,9 @@ from asr.cli import build_transcribe_parser, load_transcriber
 from asr.decoding import METHODS
 from echoformer.device import prepare_inference
 from echoformer.model_dir import ModelDirError
-from echoformer.output_layer import SOFTMAX_KINDS, SoftmaxConfig
+from echoformer.output_layer import SOFTMAX_KINDS, requested_softmax
 from echoformer.shipped import default_model
-from nmt.translate import Translator
+from nmt.translate import Translator, stored_softmax
 
 WINDOW = 32  # files transcribed before their transcripts are translated together
 
@@ -84,10 +84,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.device = str(prepare_inference(args.device, args.threads))  # auto -> cpu|cuda
-        transcriber = load_transcriber(_asr_args(args))
-        translator = Translator(args.nmt or default_model("nmt"), args.device,
-                                SoftmaxConfig(args.softmax) if args.softmax else None)
-        if args.nmt_beam_size:
+        transcriber = load_transcriber(_asr_args(args), model_flag="--asr")
+        nmt_dir = args.nmt or default_model("nmt", "--nmt")
+        translator = Translator(nmt_dir, args.device, requested_softmax(
+            args.softmax, None, None, stored_softmax(nmt_dir)))
+        if args.nmt_beam_size is not None:
             translator.options = dataclasses.replace(translator.options,
                                                      beam_size=args.nmt_beam_size)
     except (ModelDirError, FileNotFoundError, ValueError) as error:

@@ -80,3 +80,33 @@ def test_a_newer_model_is_decoded_again(demo_run):
               if line.startswith("[demo") and line.endswith(" ...")]
     assert len(redone) == 3, redone  # the translation, the st examples, the NMT benchmark
     assert any("translate the NMT test split" in line for line in redone)
+
+
+def test_other_training_settings_start_that_run_over(tmp_path):
+    from demo.run import Step
+
+    run_dir = tmp_path / "asr"
+    model = run_dir / "model/model.yaml"
+    runs = []
+
+    def train():
+        model.parent.mkdir(parents=True, exist_ok=True)
+        model.write_text("trained")
+        runs.append(1)
+
+    def step(minutes):
+        return Step("train", [model], train, made_with=f"xs minutes={minutes}", run_dir=run_dir)
+
+    first = step(5)
+    assert not first.done()
+    first.perform()
+    (run_dir / "checkpoint.pt").write_text("kept while the settings stay")
+    assert step(5).done()
+    longer = step(20)
+    assert not longer.done()
+    longer.perform()
+    assert longer.done() and not step(5).done() and len(runs) == 2
+    assert not (run_dir / "checkpoint.pt").exists()
+    # A model from before the settings were recorded is taken as it is.
+    longer.stamp.unlink()
+    assert step(5).done()

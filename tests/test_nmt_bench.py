@@ -69,3 +69,11 @@ def test_nmt_suite_times_a_large_vocabulary_with_forced_length(quick_run):
 def test_nmt_suite_needs_a_model_directory(tmp_path):
     run = subprocess.run(BENCH + [f"hydra.run.dir={tmp_path}"], capture_output=True, text=True)
     assert run.returncode != 0 and "needs a trained model directory" in run.stderr
+
+
+def test_a_folder_that_is_not_a_model_is_one_clear_error_and_threads_0_is_accepted(tmp_path):
+    done = subprocess.run(BENCH[:-1] + ["threads=0", f"model={tmp_path}",
+                                        f"hydra.run.dir={tmp_path / 'out'}"],
+                          capture_output=True, text=True)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.startswith(f"bench suite=nmt: {tmp_path}")

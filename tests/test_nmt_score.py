@@ -37,3 +37,6 @@ def test_the_command_prints_scores_as_text_or_json(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["sentences"] == 2
     assert main(["--hyp", str(tmp_path / "missing"), "--ref", str(ref)]) == 2
     assert "missing not found" in capsys.readouterr().err
+    ref.write_text("\n".join(REFERENCES[:1]) + "\n", encoding="utf-8")
+    assert main(["--hyp", str(hyp), "--ref", str(ref)]) == 2
+    assert f"{hyp} has 2 lines, {ref} 1: they must be line-aligned" in capsys.readouterr().err

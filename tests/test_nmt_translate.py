@@ -64,6 +64,11 @@ def test_a_missing_input_file_is_an_error_before_anything_is_translated(
     assert code == 2 and out == "" and "input file not found" in err and "typo.en" in err
 
 
+def test_a_folder_given_as_input_is_named_in_one_clear_error(model_dir, tmp_path, capsys):
+    code, out, err = run(["--model", model_dir, tmp_path], capsys)
+    assert code == 2 and out == "" and f"{tmp_path}: a folder, not a text file" in err
+
+
 def test_a_missing_model_directory_is_a_clear_error(tmp_path, capsys):
     code, _, err = run(["--model", tmp_path / "nope"], capsys)
     assert code == 2 and "is not a model directory" in err

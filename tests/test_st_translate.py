@@ -53,3 +53,52 @@ def test_missing_model_is_one_clear_error(tmp_path, capsys):
     audio = write_tone(tmp_path / "a.wav", 0.5)
     assert main(["--asr", str(tmp_path / "nowhere"), str(audio)]) == 2
     assert "nowhere" in capsys.readouterr().err
+
+
+def test_models_swapped_are_one_clear_error_each(models, tmp_path, capsys):
+    asr, nmt = models
+    audio = write_tone(tmp_path / "a.wav", 0.5)
+    assert main(["--asr", str(nmt), "--nmt", str(nmt), str(audio)]) == 2
+    assert "not a speech recognition model" in capsys.readouterr().err
+    assert main(["--asr", str(asr), "--nmt", str(asr), str(audio)]) == 2
+    assert "not a translation model" in capsys.readouterr().err
+
+
+def test_svd_options_alone_mean_svd_and_a_model_trained_with_svd_decodes_with_it(
+        models, tmp_path):
+    from asr.model import ASRModel
+    from asr_fixtures import TINY, tokenizer_model
+    from echoformer.model_dir import save_model_dir
+    from echoformer.output_layer import SoftmaxConfig
+    from echoformer.tokenizer import Tokenizer
+
+    asr, _ = models
+    parse = build_transcribe_parser().parse_args
+    assert load_transcriber(parse(["--model", str(asr), "x.wav"])).model.output.softmax.kind \
+        == "full"
+    windowed = load_transcriber(parse(["--model", str(asr), "--svd-window", "4", "x.wav"]))
+    assert windowed.model.output.softmax == SoftmaxConfig("svd", 4, None)
+    # asr-train softmax=svd: the exported model names it and decodes with it by default.
+    spm = tokenizer_model(tmp_path)
+    model = ASRModel(TINY, Tokenizer(spm).vocab_size, [2])
+    model.use_softmax(SoftmaxConfig("svd", 8, 16))
+    folder = save_model_dir(tmp_path / "svd_model", model, model.state_dict(), spm,
+                            {"task": "speech_recognition"})
+    stored = load_transcriber(parse(["--model", str(folder), "x.wav"])).model.output
+    assert stored.softmax == SoftmaxConfig("svd", 8, 16) and stored.svd is not None
+    assert load_transcriber(parse(["--model", str(folder), "--softmax", "full",
+                                   "x.wav"])).model.output.svd is None
+
+
+def test_without_a_shipped_model_the_message_names_st_translates_own_option(
+        models, tmp_path, capsys, monkeypatch):
+    from echoformer import shipped
+
+    asr, _ = models
+    audio = write_tone(tmp_path / "a.wav", 0.5)
+    monkeypatch.setitem(shipped.SHIPPED, "asr", tmp_path / "absent")
+    monkeypatch.setitem(shipped.SHIPPED, "nmt", tmp_path / "absent")
+    assert main([str(audio)]) == 2
+    assert "no --asr given" in capsys.readouterr().err
+    assert main(["--asr", str(asr), str(audio)]) == 2
+    assert "no --nmt given" in capsys.readouterr().err

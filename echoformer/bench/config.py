@@ -62,7 +62,7 @@ class BenchConfig:
     suite: str = "layers"
     quick: bool = False  # a reduced grid, for tests and smoke runs
     device: str = "cpu"
-    threads: int = 2  # torch intra-op threads on CPU, fixed and reported
+    threads: int = 2  # torch intra-op threads on CPU, fixed and reported (0: torch default)
     warmup: int = 2
     repeats: int = 7
     model: str | None = None  # model directory, for suite=asr|nmt

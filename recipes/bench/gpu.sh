@@ -25,12 +25,15 @@ while (($#)); do
     --suites) suites=$2; shift 2 ;;
     --threads) threads=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
-    --asr-model) asr_model=$2; suites="$suites asr"; shift 2 ;;
-    --nmt-model) nmt_model=$2; suites="$suites nmt"; shift 2 ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    --asr-model) asr_model=$2; shift 2 ;;
+    --nmt-model) nmt_model=$2; shift 2 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "gpu.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
+# A model adds its suite whatever the order of the options.
+[ -n "$asr_model" ] && [[ " $suites " != *" asr "* ]] && suites="$suites asr"
+[ -n "$nmt_model" ] && [[ " $suites " != *" nmt "* ]] && suites="$suites nmt"
 out=${out:-recipes/bench/results/$(date +%Y-%m-%d)_${device}}
 bench=.venv/bin/bench
 [ -x "$bench" ] || { echo "gpu.sh: $bench missing: run 'make test' or 'make demo' first" >&2; exit 1; }

@@ -7,7 +7,7 @@
 #                            [--model tiny|demo|xs|s|m] [--reuse none|g2|g4] [--max-steps N]
 #                            [--max-minutes M] [--exp-dir DIR] [--methods "M1 M2"]
 #                            [--beam-size K] [--softmax full|svd] [--model-dir DIR]
-#                            [--train-args "key=value ..."]
+#                            [--threads T] [--train-args "key=value ..."]
 #
 # Stages: 1 install espeak-ng/flite/trans-de-en if missing, synthesise the corpus
 #         2 global CMVN + sentencepiece model on the training transcripts
@@ -16,7 +16,9 @@
 #         5 score: WER (sub/del/ins) and real-time factor per test set and method
 #         6 latency: bench suite=asr (encoder per input length with and without reuse,
 #           self-attention share, real-time factor per method) -> <exp-dir>/bench
-# Stages 4-6 use --model-dir (default <exp-dir>/model), e.g. the shipped models/asr-en.
+# Stages 4-6 use --model-dir (default <exp-dir>/model), e.g. the shipped models/asr-en, and
+# --threads (torch CPU threads; default: torch's for decoding, 2 for the benchmark). Training
+# threads go in --train-args "threads=T".
 # Without --stop-stage only the data stages run (1-2), or just --stage when it is later.
 # A whole tiny run on a CPU in a few minutes:
 #   recipes/synth_asr/run.sh --size tiny --data-dir data/synth_asr_tiny --stop-stage 5
@@ -39,6 +41,7 @@ beam_size=10
 train_args=
 softmax=full
 model_dir=
+threads=
 
 usage() { sed -n '2,/^[^#]/{/^#/p}' "$0" | sed 's/^# \{0,1\}//'; }
 while [[ $# -gt 0 ]]; do
@@ -60,6 +63,7 @@ while [[ $# -gt 0 ]]; do
     --train-args) train_args=$2; shift 2 ;;
     --softmax) softmax=$2; shift 2 ;;
     --model-dir) model_dir=$2; shift 2 ;;
+    --threads) threads=$2; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "unknown option $1" >&2; usage >&2; exit 2 ;;
   esac
@@ -130,7 +134,8 @@ from asr.data.manifest import read_manifest
 print("\n".join(str(u.audio) for u in read_manifest(sys.argv[1])))' "$data_dir/$set.jsonl")
       mkdir -p "$exp_dir/decode_$method"
       "${bin}asr-transcribe" --model "$model_dir" --method "$method" \
-        --beam-size "$beam_size" --softmax "$softmax" --format jsonl "${files[@]}" > "$exp_dir/decode_$method/$set.jsonl"
+        --beam-size "$beam_size" --softmax "$softmax" ${threads:+--threads "$threads"} \
+        --format jsonl "${files[@]}" > "$exp_dir/decode_$method/$set.jsonl"
     done
   done
 fi
@@ -149,5 +154,5 @@ fi
 if run_stage 6; then
   echo "== stage 6: latency (bench suite=asr) -> $exp_dir/bench"
   "${bin}bench" suite=asr model="$model_dir" asr.manifest="$data_dir/test.jsonl" \
-    hydra.run.dir="$exp_dir/bench"
+    ${threads:+threads="$threads"} hydra.run.dir="$exp_dir/bench"
 fi
