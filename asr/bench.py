@@ -30,6 +30,7 @@ from asr.decoding import METHODS, ASRDecodingOptions
 from asr.features import NUM_MEL_BINS
 from asr.model import ASRModel, ASRModelConfig
 from asr.transcribe import Transcriber
+from echoformer.bench.layers import SOFTMAX_FLOPS_PER_SCORE
 from echoformer.bench.report import log_axis_at, markdown_table, save_figure
 from echoformer.bench.timing import compare, machine_facts
 from echoformer.model_dir import RUN_CONFIG_FILE, LoadedModel, ModelDirError, load_model_dir
@@ -40,7 +41,8 @@ TEST_MANIFEST = "test.jsonl"
 
 ENCODER_COLUMNS = [("seconds", "seconds", "g"), ("frames", "frames", "d"),
                    ("baseline_ms", "no reuse ms", ".1f"), ("reuse_ms", "reuse ms", ".1f"),
-                   ("speedup", "speed-up", ".2f"), ("pattern_text", "pattern", "s")]
+                   ("speedup", "speed-up", ".2f"), ("bound", "bound", ".2f"),
+                   ("of_bound", "of bound", ".0%"), ("pattern_text", "pattern", "s")]
 ATTENTION_COLUMNS = [("seconds", "seconds", "g"), ("encoder_ms", "encoder ms", ".1f"),
                      ("without_attention_ms", "without attention ms", ".1f"),
                      ("attention_share", "attention share", ".0%")]
@@ -68,6 +70,25 @@ def random_encoder(config: ASRModelConfig, pattern: list[int], device: str,
     return encoder.to(device).eval()
 
 
+def encoder_flops(config: ASRModelConfig, frames: int, pattern: list[int]) -> float:
+    """Operations of the encoder (matrix products, convolutions, softmax) on (1, frames, F)
+    features with reuse `pattern`: what `bound` in the encoder records is computed from.
+    Norms and elementwise work are left out, as in `attention_flops` of the layers bench."""
+    d, f, k, h = config.d_model, config.ffn_dim, config.conv_kernel, config.n_heads
+    t1, f1 = (frames - 3) // 2 + 1, (config.input_dim - 3) // 2 + 1
+    t, f2 = (t1 - 3) // 2 + 1, (f1 - 3) // 2 + 1
+    front = 2 * 9 * t1 * f1 * d + 2 * 9 * t * f2 * d * d + 2 * t * f2 * d * d
+    feed_forward = 2 * 2 * (2 * t * d * f)  # two half-step modules, two products each
+    convolution = 2 * t * d * 2 * d + 2 * t * d * k + 2 * t * d * d
+    positions = 2 * t - 1
+    leader = (2 * t * 4 * d * d + 2 * positions * d * d  # q, k, v, out; position projection
+              + 2 * t * t * d + 2 * t * positions * d  # content and position scores
+              + SOFTMAX_FLOPS_PER_SCORE * h * t * t + 2 * t * t * d)  # softmax, P·V
+    follower = 2 * t * 2 * d * d + 2 * t * t * d  # v, out; P·V with the leader's map
+    attention = sum(leader + (group - 1) * follower for group in pattern)
+    return front + sum(pattern) * (feed_forward + convolution) + attention
+
+
 def encoder_records(config: ASRModelConfig, seconds_list: list[float], group_size: int,
                     device: str, warmup: int, repeats: int) -> tuple[list[dict], list[dict]]:
     """(encoder records, attention records), one of each per input length."""
@@ -84,10 +105,13 @@ def encoder_records(config: ASRModelConfig, seconds_list: list[float], group_siz
         lengths = torch.tensor([frames], device=device)
         ms = compare({name: (lambda e=e: e(x, lengths)) for name, e in encoders.items()},
                      device, warmup, repeats)
+        bound = (encoder_flops(config, frames, patterns["baseline"])
+                 / encoder_flops(config, frames, patterns["reuse"]))
+        speedup = ms["baseline"] / ms["reuse"]
         encoder_rows.append({
             "seconds": seconds, "frames": frames, "baseline_ms": ms["baseline"],
-            "reuse_ms": ms["reuse"], "speedup": ms["baseline"] / ms["reuse"],
-            "pattern": patterns["reuse"]})
+            "reuse_ms": ms["reuse"], "speedup": speedup, "bound": bound,
+            "of_bound": speedup / bound, "pattern": patterns["reuse"]})
         attention_rows.append({
             "seconds": seconds, "frames": frames, "encoder_ms": ms["baseline"],
             "without_attention_ms": ms["without_attention"],
@@ -226,7 +250,9 @@ def markdown(results: dict) -> str:
         "",
         "This model's encoder shape with random weights, batch 1, random 80-bin input at "
         f"{FRAMES_PER_SECOND} frames/s: no reuse against attention-map reuse in groups of "
-        f"{c['asr']['group_size']} (pattern = group sizes).",
+        f"{c['asr']['group_size']} (pattern = group sizes). `bound`: the speed-up the "
+        "operation count allows (matrix products, convolutions and softmax of the whole "
+        "encoder, subsampling included; `encoder_flops`).",
         "",
         markdown_table(encoder, ENCODER_COLUMNS),
         "",

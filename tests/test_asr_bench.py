@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from asr.bench import encoder_records
+from asr.bench import encoder_flops, encoder_records
 from asr_fixtures import TINY, untrained_model_dir, write_tone
 
 BENCH = [sys.executable, "-m", "echoformer.bench.app", "suite=asr", "quick=true", "threads=1"]
@@ -21,8 +21,19 @@ def test_encoder_records_compare_no_reuse_with_reuse_per_length():
     for r in encoder:
         assert r["pattern"] == [2, 2]
         assert r["speedup"] == pytest.approx(r["baseline_ms"] / r["reuse_ms"])
+        assert r["of_bound"] == pytest.approx(r["speedup"] / r["bound"])
+    assert 1.0 < encoder[0]["bound"] < encoder[1]["bound"]  # attention grows as L²
     for r in attention:
         assert 0.0 <= r["attention_share"] < 1.0
+
+
+def test_the_operation_count_bound_follows_the_pattern():
+    config = replace(TINY, num_layers=4)
+    plain = encoder_flops(config, 1000, [1, 1, 1, 1])
+    assert encoder_flops(config, 1000, [1, 1, 1, 1]) == plain
+    # Each follower saves the q/k and position projections, scores and softmax of a layer.
+    assert plain > encoder_flops(config, 1000, [2, 2]) > encoder_flops(config, 1000, [4])
+    assert plain / encoder_flops(config, 1000, [4]) < 4  # FFN, conv and P·V work stays
 
 
 @pytest.fixture(scope="module")
