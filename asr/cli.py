@@ -11,7 +11,8 @@ from tqdm import tqdm
 from asr.decoding import METHODS, ASRDecodingOptions
 from echoformer.device import prepare_inference
 from echoformer.model_dir import ModelDirError
-from echoformer.output_layer import SOFTMAX_KINDS, SoftmaxConfig, requested_softmax
+from echoformer.output_layer import (SOFTMAX_KINDS, SoftmaxConfig, requested_softmax,
+                                     stored_softmax)
 
 
 def train_main() -> None:
@@ -92,7 +93,7 @@ def load_transcriber(args: argparse.Namespace, model_flag: str = "--model"):
     chunk = args.chunk_seconds or default_chunk_seconds(loaded.task)
     transcriber = Transcriber(loaded, options, args.batch_size, chunk, args.overlap_seconds,
                               args.device)
-    stored = loaded.meta.get("architecture", {}).get("softmax") or {}
+    stored = stored_softmax(loaded.meta)
     transcriber.use_softmax(requested_softmax(args.softmax, args.svd_window,
                                               args.svd_candidates, stored)
                             or SoftmaxConfig(**stored))

@@ -24,7 +24,7 @@ def keep_freed_memory(threshold_bytes: int = 1 << 30, *, default: bool = True) -
     (False on a C library without `mallopt`, e.g. musl or macOS, or when it is off: the
     environment's ECHOFORMER_KEEP_FREED_MEMORY=0/1, else `default`)."""
     setting = os.environ.get("ECHOFORMER_KEEP_FREED_MEMORY", "")
-    if not (setting == "1" if setting in ("0", "1") else default):
+    if not {"0": False, "1": True}.get(setting, default):
         return False
     try:
         mallopt = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt

@@ -34,6 +34,11 @@ class SoftmaxConfig:
                              "use full or svd")
 
 
+def stored_softmax(meta: dict) -> dict:
+    """The inference softmax a model directory's model.yaml (`meta`) names, {} for none."""
+    return (meta.get("architecture") or {}).get("softmax") or {}
+
+
 def requested_softmax(kind: str | None, window: int | None, candidates: int | None,
                       stored: dict) -> SoftmaxConfig | None:
     """The inference softmax a command's --softmax / --svd-window / --svd-candidates ask for

@@ -35,7 +35,8 @@ from tqdm import tqdm
 from echoformer.device import prepare_inference
 from echoformer.model_dir import ModelDirError, load_model_dir, read_meta
 from echoformer.shipped import default_model
-from echoformer.output_layer import SOFTMAX_KINDS, SoftmaxConfig, requested_softmax
+from echoformer.output_layer import (SOFTMAX_KINDS, SoftmaxConfig, requested_softmax,
+                                     stored_softmax)
 from echoformer.search import BeamSearch, DecodingOptions
 from echoformer.svd_cache import cached_svd_factors
 from echoformer.text_norm import normalize_text
@@ -231,7 +232,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.model is None:
             args.model = default_model("nmt")
         softmax = requested_softmax(args.softmax, args.svd_window, args.svd_candidates,
-                                    stored_softmax(args.model))
+                                    stored_softmax(read_meta(args.model)))
         translator = Translator(args.model, args.device, softmax)
         translator.options = _options(args, translator.options)
         rows = iter_inputs(args.files)
@@ -305,11 +306,6 @@ def write_translation(result: Translation, index: int, nbest: int, out: TextIO) 
         for text, score in result.nbest or [("", 0.0)]:
             out.write(f"{index} ||| {_one_line(text)} ||| {score:.4f}\n")
     out.flush()
-
-
-def stored_softmax(model_dir: Path) -> dict:
-    """The inference softmax a model directory names (model.yaml), {} for none."""
-    return read_meta(model_dir).get("architecture", {}).get("softmax") or {}
 
 
 def _one_line(text: str) -> str:

@@ -25,10 +25,10 @@ from tqdm import tqdm
 from asr.cli import build_transcribe_parser, load_transcriber
 from asr.decoding import METHODS
 from echoformer.device import prepare_inference
-from echoformer.model_dir import ModelDirError
-from echoformer.output_layer import SOFTMAX_KINDS, requested_softmax
+from echoformer.model_dir import ModelDirError, read_meta
+from echoformer.output_layer import SOFTMAX_KINDS, requested_softmax, stored_softmax
 from echoformer.shipped import default_model
-from nmt.translate import Translator, stored_softmax
+from nmt.translate import Translator
 
 WINDOW = 32  # files transcribed before their transcripts are translated together
 
@@ -87,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         transcriber = load_transcriber(_asr_args(args), model_flag="--asr")
         nmt_dir = args.nmt or default_model("nmt", "--nmt")
         translator = Translator(nmt_dir, args.device, requested_softmax(
-            args.softmax, None, None, stored_softmax(nmt_dir)))
+            args.softmax, None, None, stored_softmax(read_meta(nmt_dir))))
         if args.nmt_beam_size is not None:
             translator.options = dataclasses.replace(translator.options,
                                                      beam_size=args.nmt_beam_size)
