@@ -27,7 +27,8 @@ def build_transcribe_parser() -> argparse.ArgumentParser:
         prog="asr-transcribe",
         description="Transcribe audio files (wav, flac, ogg, mp3; any rate or channel count), "
                     "one line per file in input order. Files that cannot be read are reported "
-                    "on stderr; the others are still transcribed, and the exit status is 1.")
+                    "on stderr; the others are still transcribed, and the exit status is 1. A setup "
+                    "error (model folder, device, options) exits with status 2.")
     parser.add_argument("audio", nargs="+", metavar="AUDIO", help="audio files")
     parser.add_argument("--model", metavar="DIR",
                         help="model directory written by asr-train (<run dir>/model); "
@@ -106,7 +107,8 @@ def transcribe_main(argv: list[str] | None = None) -> None:
         args.device = str(prepare_inference(args.device, args.threads))  # auto -> cpu|cuda
         transcriber = load_transcriber(args)
     except (ModelDirError, FileNotFoundError, ValueError) as error:
-        sys.exit(f"asr-transcribe: {error}")
+        print(f"asr-transcribe: {error}", file=sys.stderr)
+        sys.exit(2)  # a setup error, as in nmt-translate and st-translate; failed files: 1
     show = sys.stderr.isatty() if args.progress is None else args.progress
     try:
         with tqdm(total=len(args.audio), unit="file", desc="asr-transcribe", file=sys.stderr,

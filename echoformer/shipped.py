@@ -48,8 +48,8 @@ def export_half(source: Path, target: Path, limit: int = MAX_SHIPPED_BYTES,
 
     `decoding` overrides entries of the model's decoding defaults (``task.decoding`` in
     model.yaml, e.g. ``{"method": "joint_beam"}``); each key must already be there, with a
-    value of the same type. Raises ``ModelDirError`` when the result would exceed `limit`
-    bytes or an override does not fit. Returns a summary (parameters, bytes). The copy
+    value of the same type, and the task's decoding options must accept the result. Raises
+    ``ModelDirError`` when the result would exceed `limit` bytes or an override does not fit. Returns a summary (parameters, bytes). The copy
     replaces `target` only once it is complete.
     """
     source, target = Path(source), Path(target)
@@ -99,6 +99,24 @@ def _override_decoding(meta: dict, overrides: dict, source: Path) -> None:
             raise ModelDirError(f"--decoding {key}={value}: expected a {type(old).__name__} "
                                 f"like the current {old!r}")
         defaults[key] = type(old)(value)
+    if overrides:
+        _check_decoding(meta["task"], source)
+
+
+def _check_decoding(task: dict, source: Path) -> None:
+    """Build the task's decoding options from the new defaults, so that a value the options
+    refuse (e.g. ``method=joint-beam``) fails at export, not when the copy is first used."""
+    kind = task.get("task")
+    if kind == "speech_recognition":
+        from asr.decoding import ASRDecodingOptions as options  # asr/ builds on echoformer/
+    elif kind == "translation":
+        from echoformer.search.options import DecodingOptions as options
+    else:
+        return
+    try:
+        options(**task["decoding"])
+    except (TypeError, ValueError) as error:
+        raise ModelDirError(f"--decoding: {error} (model {source})") from error
 
 
 def _decoding_override(text: str) -> tuple[str, object]:

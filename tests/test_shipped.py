@@ -47,12 +47,23 @@ def test_export_sets_decoding_defaults_from_the_command_line(model_dir, tmp_path
     decoding = load_model_dir(target).meta["task"]["decoding"]
     assert decoding["beam_size"] == 7 and decoding["length_penalty"] == 2.0
     assert load_model_dir(model_dir).meta["task"]["decoding"]["beam_size"] != 7
-    # An unknown key or a value of the wrong type: one message, nothing written.
-    for bad in ("method=joint_beam", "beam_size=wide"):
+    # An unknown key, a value of the wrong type or one the decoding options refuse: one
+    # message, nothing written.
+    for bad in ("method=joint_beam", "beam_size=wide", "beam_size=0"):
         assert shipped.main(["export", str(model_dir), str(tmp_path / "bad"),
                              "--decoding", bad]) == 1
         assert bad.split("=")[0] in capsys.readouterr().err
     assert not (tmp_path / "bad").exists()
+
+
+def test_export_refuses_an_asr_decoding_method_that_does_not_exist(tmp_path, capsys):
+    source = shipped.SHIPPED["asr"]
+    if not (source / "model.yaml").is_file():
+        pytest.skip(f"{source} not shipped yet")
+    assert shipped.main(["export", str(source), str(tmp_path / "asr"),
+                         "--decoding", "method=joint-beam"]) == 1
+    assert "unknown decoding method 'joint-beam'" in capsys.readouterr().err
+    assert not (tmp_path / "asr").exists()
 
 
 def test_missing_shipped_model_says_pass_model(tmp_path, monkeypatch):
