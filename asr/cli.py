@@ -27,8 +27,8 @@ def build_transcribe_parser() -> argparse.ArgumentParser:
         prog="asr-transcribe",
         description="Transcribe audio files (wav, flac, ogg, mp3; any rate or channel count), "
                     "one line per file in input order. Files that cannot be read are reported "
-                    "on stderr; the others are still transcribed, and the exit status is 1. A setup "
-                    "error (model folder, device, options) exits with status 2.")
+                    "on stderr; the others are still transcribed, and the exit status is 1. "
+                    "A setup error (model folder, device, options) exits with status 2.")
     parser.add_argument("audio", nargs="+", metavar="AUDIO", help="audio files")
     parser.add_argument("--model", metavar="DIR",
                         help="model directory written by asr-train (<run dir>/model); "

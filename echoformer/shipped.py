@@ -49,8 +49,8 @@ def export_half(source: Path, target: Path, limit: int = MAX_SHIPPED_BYTES,
     `decoding` overrides entries of the model's decoding defaults (``task.decoding`` in
     model.yaml, e.g. ``{"method": "joint_beam"}``); each key must already be there, with a
     value of the same type, and the task's decoding options must accept the result. Raises
-    ``ModelDirError`` when the result would exceed `limit` bytes or an override does not fit. Returns a summary (parameters, bytes). The copy
-    replaces `target` only once it is complete.
+    ``ModelDirError`` when the result would exceed `limit` bytes or an override does not fit.
+    Returns a summary (parameters, bytes). The copy replaces `target` only once it is complete.
     """
     source, target = Path(source), Path(target)
     meta = read_meta(source)
