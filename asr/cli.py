@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 
@@ -83,14 +84,13 @@ def load_transcriber(args: argparse.Namespace, model_flag: str = "--model"):
     from echoformer.shipped import default_model
 
     loaded = load_model_dir(args.model or default_model("asr", model_flag), args.device)
-    defaults = loaded.task.get("decoding", {})
-    options = ASRDecodingOptions(
-        method=args.method or defaults.get("method", "attention_rescoring"),
-        beam_size=defaults.get("beam_size", 10) if args.beam_size is None else args.beam_size,
-        ctc_weight=defaults.get("ctc_weight", 0.3) if args.ctc_weight is None
-        else args.ctc_weight,
-        length_penalty=defaults.get("length_penalty", 0.0) if args.length_penalty is None
-        else args.length_penalty)
+    given = {"method": args.method, "beam_size": args.beam_size,
+             "ctc_weight": args.ctc_weight, "length_penalty": args.length_penalty}
+    try:  # the options stored with the model, then the flags given on the command line
+        options = dataclasses.replace(ASRDecodingOptions(**loaded.task.get("decoding", {})),
+                                      **{k: v for k, v in given.items() if v is not None})
+    except TypeError as error:  # a key ASRDecodingOptions does not know, in model.yaml
+        raise ModelDirError(f"{loaded.path}/model.yaml, decoding: {error}") from error
     chunk = args.chunk_seconds or default_chunk_seconds(loaded.task)
     transcriber = Transcriber(loaded, options, args.batch_size, chunk, args.overlap_seconds,
                               args.device)

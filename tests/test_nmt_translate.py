@@ -1,9 +1,11 @@
 """`nmt-translate` (nmt.translate): line discipline, input errors, SVD-softmax, n-best."""
 
 import io
+import shutil
 import sys
 
 import pytest
+import yaml
 
 from echoformer.output_layer import SoftmaxConfig
 from echoformer.search import DecodingOptions
@@ -103,3 +105,14 @@ def test_nbest_gives_numbered_hypotheses_with_scores(model_dir, tmp_path, capsys
     scores = [float(row[2]) for row in rows[:3]]
     assert scores == sorted(scores, reverse=True)
     assert rows[3][1] == ""
+
+
+def test_an_unknown_decoding_key_in_model_yaml_is_a_clear_error(model_dir, tmp_path, capsys):
+    broken = tmp_path / "model"
+    shutil.copytree(model_dir, broken)
+    meta = yaml.safe_load((broken / "model.yaml").read_text())
+    meta["task"]["decoding"]["beam"] = 4  # a typo for beam_size
+    (broken / "model.yaml").write_text(yaml.safe_dump(meta))
+    code, out, err = run(["--model", broken], capsys)
+    assert code == 2 and out == ""
+    assert "model.yaml, decoding" in err and "'beam'" in err

@@ -117,3 +117,25 @@ def test_device_auto_runs_where_it_can_and_a_bad_name_is_a_clear_error(model_dir
         transcribe_main(["--model", str(model_dir), "--device", "gpu0", str(audio)])
     assert exit_info.value.code == 2
     assert "--device gpu0: not a device" in capsys.readouterr().err
+
+
+def test_flags_replace_the_stored_decoding_options_and_the_rest_stay(tmp_path):
+    from asr.cli import build_transcribe_parser, load_transcriber
+
+    stored = {"method": "joint_beam", "beam_size": 3, "ctc_weight": 0.5, "length_penalty": 0.2}
+    model = untrained_model_dir(tmp_path, {"task": "speech_recognition", "decoding": stored})
+    args = build_transcribe_parser().parse_args(["--model", str(model), "--beam-size", "2",
+                                                 "x.wav"])
+    args.device = "cpu"
+    assert load_transcriber(args).options == ASRDecodingOptions(
+        method="joint_beam", beam_size=2, ctc_weight=0.5, length_penalty=0.2)
+
+
+def test_an_unknown_decoding_key_in_model_yaml_is_a_clear_error(tmp_path, capsys):
+    model = untrained_model_dir(tmp_path, {"task": "speech_recognition",
+                                           "decoding": {"method": "ctc_greedy", "beam": 4}})
+    with pytest.raises(SystemExit) as exit_info:
+        transcribe_main(["--model", str(model), "x.wav"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "model.yaml, decoding" in err and "'beam'" in err
