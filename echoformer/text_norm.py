@@ -40,8 +40,3 @@ def normalize_transcript(text: str) -> str | None:
         return None
     text = _EDGE_APOSTROPHES.sub(" ", text)
     return " ".join(text.split())
-
-
-def is_normalized(text: str) -> bool:
-    """True when `text` is already in ASR form (what `normalize_transcript` returns)."""
-    return normalize_transcript(text) == text

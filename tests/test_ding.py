@@ -7,8 +7,8 @@ import pytest
 from echoformer.data.ding import (
     DING_PATH,
     is_sentence_like,
+    iter_ding_pairs,
     parse_ding_line,
-    read_ding_pairs,
     read_ding_sentence_pairs,
     split_sentence_alternatives,
     strip_tags,
@@ -45,15 +45,15 @@ def test_comments_and_lines_with_unequal_part_counts_give_nothing():
     assert parse_ding_line("eins | zwei :: only one part") == []
 
 
-def test_read_ding_pairs_returns_german_english_parts_in_file_order(ding_file):
-    pairs = read_ding_pairs(ding_file)
+def test_ding_pairs_are_german_english_parts_in_file_order(ding_file):
+    pairs = list(iter_ding_pairs(ding_file))
     assert pairs[:3] == [("Aal", "eel"), ("Aale", "eels"), ("Er ist heute krank.", "He is ill today.")]
     assert len(pairs) == 6
 
 
 def test_missing_file_error_says_how_to_install(tmp_path):
     with pytest.raises(FileNotFoundError, match="apt-get install trans-de-en"):
-        read_ding_pairs(tmp_path / "absent")
+        iter_ding_pairs(tmp_path / "absent")  # at once, not on first iteration
 
 
 @pytest.mark.parametrize("en, de, expected", [

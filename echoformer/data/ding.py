@@ -62,11 +62,6 @@ def _pairs_of_lines(path: Path) -> Iterator[tuple[str, str]]:
             yield from parse_ding_line(line)
 
 
-def read_ding_pairs(path: str | Path = DING_PATH) -> list[tuple[str, str]]:
-    """All (german, english) pairs of aligned parts in the Ding file at ``path``, in file order."""
-    return list(iter_ding_pairs(path))
-
-
 def is_sentence_like(en: str, de: str) -> bool:
     """True when both sides end in ``.`` ``?`` or ``!`` and the English side has ≥ 4 words."""
     en, de = en.strip(), de.strip()
