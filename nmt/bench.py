@@ -26,7 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from echoformer.bench import report
 from echoformer.bench.layers import agreement, synthetic_output_layer
-from echoformer.bench.timing import compare, machine_facts
+from echoformer.bench.timing import compare, machine_facts, time_share
 from echoformer.model_dir import RUN_CONFIG_FILE, ModelDirError
 from echoformer.output_layer import OutputLayer, SoftmaxConfig
 from echoformer.reuse_config import ReuseConfig
@@ -96,13 +96,26 @@ def _decoding_records(translators: dict[str, Translator], sentences: list[str], 
 
             ms = compare({kind: (lambda k=kind: decode(k)) for kind in translators}, device,
                          cfg.warmup, cfg.repeats)
+            shares = _output_shares({k: t.model.output for k, t in translators.items()},
+                                    decode, device)
             for kind in translators:
                 seconds = ms[kind] / 1e3
                 records.append({"softmax": kind, "beam": beam, "batch": batch,
                                 "ms": ms[kind], "sentences_per_s": len(sentences) / seconds,
                                 "tokens_per_s": outputs[kind] / seconds,
-                                "speedup": ms["full"] / ms[kind]})
+                                "speedup": ms["full"] / ms[kind], **shares[kind]})
     return records
+
+
+def _output_shares(outputs: dict[str, OutputLayer], decode, device: str) -> dict[str, dict]:
+    """Per softmax kind, the share of a decode spent in its output layer (log-softmax and
+    top-k: `OutputLayer.topk` / `log_probs`), from one more pass, and the speed-up bound that
+    the full softmax's share leaves to any output layer: 1 / (1 − share), a free one."""
+    shares = {kind: time_share(output, ("topk", "log_probs"), lambda k=kind: decode(k), device)
+              for kind, output in outputs.items()}
+    bound = 1.0 / max(1e-9, 1.0 - shares["full"])
+    return {kind: {"output_share": share, "output_bound": bound}
+            for kind, share in shares.items()}
 
 
 def _encoder_records(model: TransformerNMT, translator: Translator, sentences: list[str],
@@ -176,6 +189,7 @@ def _large_vocab(translators: dict[str, Translator], sentences: list[str], c: Di
 
             ms = compare({kind: (lambda k=kind: decode(k)) for kind in outputs}, device,
                          cfg.warmup, cfg.repeats)
+            shares = _output_shares(outputs, decode, device)
             rows = min(batch, len(ids)) * beam  # hypotheses per step (all but the last chunk)
             path = "full" if max_rows is not None and rows > max_rows else "svd"
             union = None
@@ -195,7 +209,7 @@ def _large_vocab(translators: dict[str, Translator], sentences: list[str], c: Di
                     "bytes_per_step": step_bytes(candidates) if svd_path else full_bytes,
                     "union_fraction": union if svd_path else None,
                     "union_bytes_per_step": step_bytes(union * vocab) if svd_path
-                    else full_bytes})
+                    else full_bytes, **shares[kind]})
     return {"setup": {"weights": "random (speed only)", "vocab": vocab, "d_model": dim,
                       "encoder_layers": config.encoder_layers,
                       "decoder_layers": config.decoder_layers, "W": window, "N": candidates,
@@ -273,6 +287,12 @@ def _beam_union(svd, hidden: torch.Tensor) -> float:
     return sum(svd.union_size(g) for g in groups) / max(1, len(groups)) / vocab
 
 
+OUTPUT_SHARE_NOTE = (
+    "Output layer: the share of the decode's time spent in the output layer (log-softmax and "
+    "top-k of every step), from one more, untimed pass. Bound: 1 / (1 − the full softmax's "
+    "share), the speed-up even a free output layer would give; SVD-softmax cannot pass it.")
+
+
 def markdown(results: dict) -> str:
     m, s, a = results["machine"], results["setup"], results["agreement"]
     lines = [
@@ -289,7 +309,10 @@ def markdown(results: dict) -> str:
         report.markdown_table(results["decoding"], [
             ("beam", "beam", "d"), ("batch", "batch", "d"), ("softmax", "softmax", "s"),
             ("ms", "ms", ".1f"), ("sentences_per_s", "sentences/s", ".1f"),
-            ("tokens_per_s", "tokens/s", ".1f"), ("speedup", "vs full", ".2f")]),
+            ("tokens_per_s", "tokens/s", ".1f"), ("speedup", "vs full", ".2f"),
+            ("output_share", "output layer", ".0%"), ("output_bound", "bound", ".2f")]),
+        "",
+        OUTPUT_SHARE_NOTE,
         "",
         "## Encoder: no reuse vs reuse (random weights, the model's sizes)",
         "",
@@ -340,5 +363,8 @@ def _large_vocab_markdown(large: dict | None) -> list[str]:
             ("path", "path", "s"), ("ms", "ms", ".1f"),
             ("sentences_per_s", "sentences/s", ".2f"), ("tokens_per_s", "tokens/s", ".1f"),
             ("speedup", "vs full", ".2f"), ("mb_per_step", "MB/step (N)", ".1f"),
-            ("union", "U/V", "s"), ("mb_union", "MB/step (U)", ".1f")]),
+            ("union", "U/V", "s"), ("mb_union", "MB/step (U)", ".1f"),
+            ("output_share", "output layer", ".0%"), ("output_bound", "bound", ".2f")]),
+        "",
+        OUTPUT_SHARE_NOTE,
     ]

@@ -9,6 +9,7 @@ import pytest
 
 from echoformer.attention import Role
 from echoformer.bench.layers import attention_bound, attention_flops
+from echoformer.bench.timing import time_share
 
 BENCH = [sys.executable, "-m", "echoformer.bench.app"]
 
@@ -76,3 +77,26 @@ def test_gpu_script_smoke_runs_on_cpu(tmp_path):
     report = (out / "README.md").read_text()
     assert "## Layer benchmark" in report and "layers_cpu/attention_speedup.png" in report
     assert (out / "layers_cpu" / "results.json").is_file()
+
+
+def test_time_share_counts_the_named_methods_once_when_one_calls_another():
+    now = [0.0]
+
+    class Layer:
+        def outer(self):
+            now[0] += 1.0
+            return self.inner() + 1
+
+        def inner(self):
+            now[0] += 2.0
+            return 1
+
+    layer = Layer()
+
+    def work():
+        assert layer.outer() == 2 and layer.inner() == 1
+        now[0] += 4.0
+
+    share = time_share(layer, ("outer", "inner"), work, clock=lambda: now[0])
+    assert share == pytest.approx(5.0 / 9.0)  # outer 3 (inner inside it once) + inner 2, of 9
+    assert "outer" not in vars(layer) and "inner" not in vars(layer)  # the class's again

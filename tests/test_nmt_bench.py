@@ -77,3 +77,15 @@ def test_a_folder_that_is_not_a_model_is_one_clear_error_and_threads_0_is_accept
                           capture_output=True, text=True)
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert done.stderr.startswith(f"bench suite=nmt: {tmp_path}")
+
+
+def test_nmt_suite_reports_the_output_layer_share_and_the_bound_it_leaves(quick_run):
+    results = json.loads((quick_run / "results.json").read_text())
+    for rows in (results["decoding"], results["large_vocab"]["records"]):
+        for r in rows:
+            assert 0 < r["output_share"] < 1
+        full = {(r["beam"], r["batch"]): r for r in rows if r["softmax"] == "full"}
+        for r in rows:  # the bound a free output layer would give, from the full softmax's share
+            assert r["output_bound"] == pytest.approx(
+                1 / (1 - full[r["beam"], r["batch"]]["output_share"]))
+    assert "even a free output layer" in (quick_run / "report.md").read_text()

@@ -70,3 +70,43 @@ def compare(fns: dict[str, Callable[[], object]], device: str = "cpu", warmup: i
             for name in names if r % 2 == 0 else reversed(names):
                 times[name].append(_clock(fns[name], device))
     return {name: statistics.median(ts) for name, ts in times.items()}
+
+
+def time_share(target: object, methods: tuple[str, ...], fn: Callable[[], object],
+               device: str = "cpu", clock: Callable[[], float] = time.perf_counter) -> float:
+    """Share of one call of `fn`'s wall time spent inside `target`'s `methods` (one of them
+    called from another counts once), e.g. an output layer's share of a decode. Its own pass,
+    apart from `compare`'s timed ones: on CUDA every call is synchronised, which slows it."""
+    spent, depth = 0.0, 0
+
+    def sync() -> None:
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+
+    def timed(method: Callable) -> Callable:
+        def call(*args, **kwargs):
+            nonlocal spent, depth
+            if depth:
+                return method(*args, **kwargs)
+            sync()
+            start, depth = clock(), 1
+            try:
+                return method(*args, **kwargs)
+            finally:
+                sync()
+                spent, depth = spent + clock() - start, 0
+        return call
+
+    for name in methods:  # instance attributes shadow the class's methods for this pass
+        setattr(target, name, timed(getattr(target, name)))
+    try:
+        with torch.inference_mode():
+            sync()
+            start = clock()
+            fn()
+            sync()
+            total = clock() - start
+    finally:
+        for name in methods:
+            delattr(target, name)
+    return spent / total if total > 0 else 0.0
