@@ -9,7 +9,7 @@ import sys
 
 from tqdm import tqdm
 
-from asr.decoding import METHODS, ASRDecodingOptions
+from asr.decoding import METHODS
 from echoformer.device import prepare_inference
 from echoformer.model_dir import ModelDirError
 from echoformer.output_layer import (SOFTMAX_KINDS, SoftmaxConfig, requested_softmax,
@@ -84,16 +84,13 @@ def load_transcriber(args: argparse.Namespace, model_flag: str = "--model"):
     from echoformer.shipped import default_model
 
     loaded = load_model_dir(args.model or default_model("asr", model_flag), args.device)
+    chunk = args.chunk_seconds or default_chunk_seconds(loaded.task)
+    transcriber = Transcriber(loaded, None, args.batch_size, chunk, args.overlap_seconds,
+                              args.device)  # the model's stored decoding options, then the flags
     given = {"method": args.method, "beam_size": args.beam_size,
              "ctc_weight": args.ctc_weight, "length_penalty": args.length_penalty}
-    try:  # the options stored with the model, then the flags given on the command line
-        options = dataclasses.replace(ASRDecodingOptions(**loaded.task.get("decoding", {})),
-                                      **{k: v for k, v in given.items() if v is not None})
-    except TypeError as error:  # a key ASRDecodingOptions does not know, in model.yaml
-        raise ModelDirError(f"{loaded.path}/model.yaml, decoding: {error}") from error
-    chunk = args.chunk_seconds or default_chunk_seconds(loaded.task)
-    transcriber = Transcriber(loaded, options, args.batch_size, chunk, args.overlap_seconds,
-                              args.device)
+    transcriber.options = dataclasses.replace(
+        transcriber.options, **{key: value for key, value in given.items() if value is not None})
     stored = stored_softmax(loaded.meta)
     transcriber.use_softmax(requested_softmax(args.softmax, args.svd_window,
                                               args.svd_candidates, stored)

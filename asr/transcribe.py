@@ -64,7 +64,8 @@ class _File:
 class Transcriber:
     """A loaded model and how to use it: decoding options, chunking, batch size, device."""
 
-    def __init__(self, loaded: LoadedModel, options: ASRDecodingOptions, batch_size: int = 8,
+    def __init__(self, loaded: LoadedModel, options: ASRDecodingOptions | None = None,
+                 batch_size: int = 8,
                  chunk_seconds: float = 20.0, overlap_seconds: float = 2.0,
                  device: str | torch.device = "cpu") -> None:
         if not 0 <= overlap_seconds < chunk_seconds / 2:
@@ -76,10 +77,19 @@ class Transcriber:
         if not isinstance(loaded.model, ASRModel):
             raise ModelDirError(f"{loaded.path} holds a {loaded.meta.get('model_type')} "
                                 "model, not a speech recognition model")
-        self.loaded, self.options = loaded, options
+        self.loaded = loaded
+        self.options = options or self.stored_options(loaded)
         self.model: ASRModel = loaded.model
         self.batch_size, self.device = batch_size, torch.device(device)
         self.chunk_seconds, self.overlap_seconds = chunk_seconds, overlap_seconds
+
+    @staticmethod
+    def stored_options(loaded: LoadedModel) -> ASRDecodingOptions:
+        """The decoding options saved with the model (model.yaml task.decoding)."""
+        try:
+            return ASRDecodingOptions(**loaded.task.get("decoding", {}))
+        except TypeError as error:  # a key ASRDecodingOptions does not know
+            raise ModelDirError(f"{loaded.path}/model.yaml, decoding: {error}") from error
 
     def use_softmax(self, softmax: SoftmaxConfig) -> None:
         """Decoder output layer full or SVD-softmax (factors cached in the model directory)."""
