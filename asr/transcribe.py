@@ -78,18 +78,10 @@ class Transcriber:
             raise ModelDirError(f"{loaded.path} holds a {loaded.meta.get('model_type')} "
                                 "model, not a speech recognition model")
         self.loaded = loaded
-        self.options = options or self.stored_options(loaded)
+        self.options = options or loaded.decoding_options(ASRDecodingOptions)
         self.model: ASRModel = loaded.model
         self.batch_size, self.device = batch_size, torch.device(device)
         self.chunk_seconds, self.overlap_seconds = chunk_seconds, overlap_seconds
-
-    @staticmethod
-    def stored_options(loaded: LoadedModel) -> ASRDecodingOptions:
-        """The decoding options saved with the model (model.yaml task.decoding)."""
-        try:
-            return ASRDecodingOptions(**loaded.task.get("decoding", {}))
-        except TypeError as error:  # a key ASRDecodingOptions does not know
-            raise ModelDirError(f"{loaded.path}/model.yaml, decoding: {error}") from error
 
     def use_softmax(self, softmax: SoftmaxConfig) -> None:
         """Decoder output layer full or SVD-softmax (factors cached in the model directory)."""

@@ -73,6 +73,15 @@ class LoadedModel:
     def task(self) -> dict[str, Any]:
         return self.meta.get("task", {})
 
+    def decoding_options(self, options_class: Callable[..., Any]) -> Any:
+        """`options_class` built from the decoding settings saved with the model
+        (model.yaml task.decoding); a key it does not know or a value it refuses is a
+        ModelDirError naming the file."""
+        try:
+            return options_class(**self.task.get("decoding", {}))
+        except (TypeError, ValueError) as error:
+            raise ModelDirError(f"{self.path / META_FILE}, decoding: {error}") from error
+
 
 def save_model_dir(directory: Path, model: nn.Module, state_dict: dict[str, torch.Tensor],
                    tokenizer_model: Path, task: dict[str, Any] | None = None,

@@ -78,7 +78,7 @@ class Translator:
                                 "not a translation model")
         self.model: TransformerNMT = loaded.model
         self.tokenizer, self.device = loaded.tokenizer, torch.device(device)
-        self.options = options or self.stored_options(loaded.task, loaded.path)
+        self.options = options or loaded.decoding_options(DecodingOptions)
         if softmax is not None:
             self.model.use_softmax(softmax)
         output = self.model.output
@@ -86,13 +86,6 @@ class Translator:
             output.install_factors(cached_svd_factors(
                 output.linear, output.svd.window, loaded.path, loaded.meta["weights_sha256"]))
         self.max_length = self.model.config.max_length
-
-    @staticmethod
-    def stored_options(task: dict, model_dir: Path) -> DecodingOptions:
-        try:
-            return DecodingOptions(**task.get("decoding", {}))
-        except TypeError as error:  # a key DecodingOptions does not know, in model.yaml
-            raise ModelDirError(f"{model_dir}/model.yaml, decoding: {error}") from error
 
     def translate(self, lines: Sequence[str], batch_size: int = 32) -> list[Translation]:
         """One `Translation` per line, in order; batches of similar-length sentences.
