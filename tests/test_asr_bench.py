@@ -27,6 +27,15 @@ def test_encoder_records_compare_no_reuse_with_reuse_per_length():
         assert 0.0 <= r["attention_share"] < 1.0
 
 
+def test_an_explicit_pattern_replaces_the_group_size():
+    config = replace(TINY, num_layers=4)
+    encoder, _ = encoder_records(config, [0.5], group_size=2, device="cpu", warmup=0,
+                                 repeats=1, pattern=[1, 3])
+    assert encoder[0]["pattern"] == [1, 3]
+    assert encoder[0]["bound"] == pytest.approx(
+        encoder_flops(config, 50, [1] * 4) / encoder_flops(config, 50, [1, 3]))
+
+
 def test_the_operation_count_bound_follows_the_pattern():
     config = replace(TINY, num_layers=4)
     plain = encoder_flops(config, 1000, [1, 1, 1, 1])
@@ -67,6 +76,17 @@ def test_quick_run_writes_the_three_record_lists(model_and_manifest, tmp_path):
         assert r["rtf"] == pytest.approx(r["processing_seconds"] / r["audio_seconds"])
     for name in ("report.md", "asr_encoder.png"):
         assert (tmp_path / name).is_file(), name
+
+
+def test_a_pattern_that_does_not_fit_the_encoder_is_one_clear_error(model_and_manifest,
+                                                                     tmp_path):
+    model_dir, manifest = model_and_manifest
+    run = subprocess.run(BENCH + [f"model={model_dir}", f"asr.manifest={manifest}",
+                                  "asr.pattern=[3,5,7]", f"hydra.run.dir={tmp_path}"],
+                         capture_output=True, text=True)
+    assert run.returncode != 0
+    assert "asr.pattern" in run.stderr and "[3, 5, 7]" in run.stderr
+    assert "Traceback" not in run.stderr
 
 
 def test_a_missing_model_directory_is_named(tmp_path):

@@ -51,6 +51,7 @@ class ASRBenchConfig:
 
     seconds: list[float] = field(default_factory=lambda: [5.0, 10.0, 20.0, 30.0, 60.0])
     group_size: int = 4  # encoder reuse rows: this group size against no reuse (same sizes)
+    pattern: list[int] | None = None  # or an explicit reuse pattern, e.g. [1,1,2,4]
     methods: list[str] = field(default_factory=lambda: [
         "ctc_greedy", "ctc_prefix_beam", "joint_beam", "attention_rescoring"])
     manifest: str | None = None  # audio for the real-time factor (default: the test set)
