@@ -2,10 +2,11 @@
 
 Encoder: the model directory's Conformer shape, rebuilt twice with random weights (same seed,
 same sizes): no reuse against attention-map reuse in groups of `asr.group_size` (or with the
-explicit pattern `asr.pattern`, e.g. ``[1,1,2,4]``), on random 80-bin fbank-like input of 100 frames/s, batch 1. A third copy has each self-attention module
-replaced by `AttentionStandIn` (returns its input); `attention_share` = 1 − that time / the
-no-reuse time: the share of the encoder spent in self-attention (projections, relative
-positions, map and output). The three are timed interleaved in one `compare` call.
+explicit pattern `asr.pattern`, e.g. ``[1,1,2,4]``), on random 80-bin fbank-like input of 100
+frames/s, batch 1. A third copy has each self-attention module replaced by `AttentionStandIn`
+(returns its input); `attention_share` = 1 − that time / the no-reuse time: the share of the
+encoder spent in self-attention (projections, relative positions, map and output). The three
+are timed interleaved in one `compare` call.
 
 Real-time factor: the trained model itself transcribes up to `asr.max_utterances` files of a
 manifest (default: `test.jsonl` of the data folder it was trained on) with each decoding
