@@ -62,11 +62,11 @@ class _File:
 
 
 class Transcriber:
-    """A loaded model and how to use it: decoding options, chunking, batch size, device."""
+    """A loaded model and how to use it: decoding options (None: the ones stored with the
+    model), chunking, batch size, device."""
 
     def __init__(self, loaded: LoadedModel, options: ASRDecodingOptions | None = None,
-                 batch_size: int = 8,
-                 chunk_seconds: float = 20.0, overlap_seconds: float = 2.0,
+                 batch_size: int = 8, chunk_seconds: float = 20.0, overlap_seconds: float = 2.0,
                  device: str | torch.device = "cpu") -> None:
         if not 0 <= overlap_seconds < chunk_seconds / 2:
             raise ValueError(f"overlap of {overlap_seconds} s must be under half the chunk length "
