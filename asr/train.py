@@ -29,7 +29,7 @@ from asr.features import GlobalCMVN
 from asr.model import ASRModel, count_parameters
 from echoformer.config_schema import to_dataclass
 from echoformer.cpu_memory import keep_freed_memory
-from echoformer.model_dir import save_model_dir
+from echoformer.model_dir import initialise_from, save_model_dir
 from echoformer.paths import CONF_DIR
 from echoformer.tokenizer import Tokenizer
 from echoformer.training import Trainer
@@ -101,13 +101,17 @@ def _train(config: ASRTrainConfig, run_dir: Path, device: torch.device, world: W
     torch.manual_seed(config.trainer.seed)
     model = ASRModel(config.model, tokenizer.vocab_size, pattern, cmvn)
     model.use_softmax(config.softmax)
+    if config.trainer.init_from:  # a checkpoint of this run, when resuming, replaces these
+        initialise_from(model, Path(config.trainer.init_from), spm_path)
     hours = sum(u.duration for u in train_utts) / 3600
     processes = f" × {world.size} processes" if world.is_distributed else ""
+    start = (f"; starting from the weights of {config.trainer.init_from}"
+             if config.trainer.init_from else "")
     if world.is_main:
         print(f"asr-train: {len(train_utts)} training utterances ({hours:.2f} h; {dropped} too "
               f"long left out), {len(valid_utts)} valid; {count_parameters(model):,} "
               f"parameters, reuse pattern {pattern}, vocabulary {tokenizer.vocab_size}, device "
-              f"{device}{processes}", file=sys.stderr)
+              f"{device}{processes}{start}", file=sys.stderr)
     train_set = SpeechDataset(train_utts, tokenizer, d.dither, d.cache_features)
     valid_set = SpeechDataset(valid_utts, tokenizer, 0.0, d.cache_features)
     train_sampler = DurationBatchSampler(train_set.durations, d.max_batch_seconds,
@@ -154,7 +158,8 @@ def _train(config: ASRTrainConfig, run_dir: Path, device: torch.device, world: W
             "parameters": count_parameters(model), "train_utterances": len(train_utts),
             "train_hours": round(hours, 3), "seconds_this_run": round(summary.train_seconds, 1),
             "valid_loss_averaged": averaged_valid.get("loss"),
-            "valid_accuracy_averaged": averaged_valid.get("accuracy"), "device": str(device)}}
+            "valid_accuracy_averaged": averaged_valid.get("accuracy"), "device": str(device),
+            "initialised_from": config.trainer.init_from}}
     model_dir = save_model_dir(run_dir / MODEL_DIR, model, summary.averaged_state, spm_path,
                                task, run_config)
     print(f"asr-train: {summary.stop_reason} at step {p.step}; averaged steps "

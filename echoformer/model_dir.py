@@ -146,23 +146,60 @@ def load_model_dir(directory: Path, device: str | torch.device = "cpu") -> Loade
             f"{directory / META_FILE}: model_type {model_type!r} is unknown here (known: "
             f"{', '.join(sorted(_REGISTRY)) or 'none'}); load it with its task's command "
             "(nmt-translate, asr-transcribe)")
+    model = _REGISTRY[model_type].from_config(meta["architecture"])
+    model.load_state_dict(_read_weights(directory, meta))
+    tokenizer = Tokenizer(directory / TOKENIZER_FILE)
+    return LoadedModel(model.to(device).eval(), tokenizer, meta, directory)
+
+
+def initialise_from(model: nn.Module, directory: Path, tokenizer_model: Path) -> dict[str, Any]:
+    """Load the weights of model directory `directory` into `model` (a new training run's
+    model, e.g. to fine-tune a shipped model); returns its model.yaml.
+
+    The directory must hold the same model type, size, reuse pattern and sentencepiece model
+    (`tokenizer_model`, the run's own): anything else is a ModelDirError saying which.
+    Everything in the state dict is taken, buffers too (an ASR model's CMVN statistics),
+    converted to `model`'s dtypes (a half-precision shipped copy trains in float32).
+    """
+    directory = Path(directory)
+    meta = read_meta(directory)
+    wanted = getattr(type(model), "model_type", None)
+    if meta.get("model_type") != wanted:
+        raise ModelDirError(f"{directory / META_FILE}: model_type {meta.get('model_type')!r}, "
+                            f"but this run trains a {wanted!r}; pass a model directory of "
+                            "the same task")
+    if file_sha256(directory / TOKENIZER_FILE) != file_sha256(tokenizer_model):
+        raise ModelDirError(f"{directory / TOKENIZER_FILE} differs from this run's "
+                            f"sentencepiece model {tokenizer_model}: its weights would read "
+                            "other pieces; train with that directory's spm.model")
+    try:
+        model.load_state_dict(_read_weights(directory, meta))
+    except RuntimeError as error:
+        lines = str(error).splitlines()
+        detail = (lines[1] if len(lines) > 1 else lines[0]).strip()
+        detail = detail if len(detail) <= 200 else detail[:200] + "…"
+        raise ModelDirError(
+            f"{directory / WEIGHTS_FILE} does not fit this run's model ({detail}); its "
+            f"architecture in {META_FILE} must match the run's model size and reuse pattern"
+        ) from None
+    return meta
+
+
+def _read_weights(directory: Path, meta: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """weights.pt of `directory`, checked against model.yaml's checksum, tensors only."""
     weights = directory / WEIGHTS_FILE
     if not weights.is_file():
         raise ModelDirError(f"{weights} is missing; the model directory is incomplete")
     if file_sha256(weights) != meta.get("weights_sha256"):
         raise ModelDirError(f"{weights} does not match the checksum in {META_FILE}: the file "
                             "is damaged or was replaced; export the model again")
-    model = _REGISTRY[model_type].from_config(meta["architecture"])
     try:
-        state = torch.load(weights, map_location="cpu", weights_only=True)
+        return torch.load(weights, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
         raise ModelDirError(
             f"{weights} was refused: it holds more than tensors (objects that would run code "
             f"when loaded), so it is not loaded; use a model directory written by "
             f"asr-train or nmt-train. ({str(error).splitlines()[0]})") from None
-    model.load_state_dict(state)
-    tokenizer = Tokenizer(directory / TOKENIZER_FILE)
-    return LoadedModel(model.to(device).eval(), tokenizer, meta, directory)
 
 
 def _write_yaml(path: Path, data: dict[str, Any]) -> None:

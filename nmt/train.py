@@ -23,7 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from echoformer.config_schema import to_dataclass
 from echoformer.cpu_memory import keep_freed_memory
-from echoformer.model_dir import file_sha256, save_model_dir
+from echoformer.model_dir import file_sha256, initialise_from, save_model_dir
 from echoformer.paths import CONF_DIR
 from echoformer.tokenizer import Tokenizer
 from echoformer.training import Trainer, TrainingSummary
@@ -69,12 +69,16 @@ def _train(config: NMTTrainConfig, run_dir: Path, device: torch.device, world: W
     pattern = config.reuse.pattern_for(config.model.encoder_layers)
     torch.manual_seed(config.trainer.seed)
     model = TransformerNMT(config.model, tokenizer.vocab_size, pattern, config.softmax)
+    if config.trainer.init_from:  # a checkpoint of this run, when resuming, replaces these
+        initialise_from(model, Path(config.trainer.init_from), spm_path)
     processes = f" × {world.size} processes" if world.is_distributed else ""
+    start = (f"; starting from the weights of {config.trainer.init_from}"
+             if config.trainer.init_from else "")
     if world.is_main:
         print(f"nmt-train: {d.src_lang}->{d.tgt_lang}, {len(train_pairs)} training pairs "
               f"({train_pairs.left_out} too long or empty, left out), {len(valid_pairs)} "
               f"valid; {parameter_count(model):,} parameters, reuse pattern {pattern}, device "
-              f"{device}{processes}", file=sys.stderr)
+              f"{device}{processes}{start}", file=sys.stderr)
     run_config = OmegaConf.to_container(OmegaConf.structured(config), resolve=True)
     run_config["tokenizer_sha256"] = file_sha256(spm_path)
     # Only now: a run that failed to start leaves nothing behind.
@@ -88,6 +92,7 @@ def _train(config: NMTTrainConfig, run_dir: Path, device: torch.device, world: W
     model.load_state_dict(summary.averaged_state)
     averaged_valid = evaluate(model, valid_pairs.batches(d.valid_max_tokens, None), device)
     facts = {"train_pairs": len(train_pairs), "device": str(device),
+             "initialised_from": config.trainer.init_from,
              "valid_nll_averaged": averaged_valid.get("nll")}
     model_dir = save_model_dir(run_dir / MODEL_DIR, model, summary.averaged_state, spm_path,
                                task_info(config, model, summary, facts), run_config)

@@ -7,9 +7,10 @@ import torch
 import yaml
 
 from echoformer.model_dir import (META_FILE, WEIGHTS_FILE, ModelDirError, file_sha256,
-                                  load_model_dir)
+                                  initialise_from, load_model_dir, save_model_dir)
 from echoformer.svd_cache import CACHE_FILE, cached_svd_factors
-from tiny_nmt import random_model_dir, write_tiny_corpus
+from nmt.model import TransformerNMT
+from tiny_nmt import TINY, random_model_dir, write_tiny_corpus
 
 
 @pytest.fixture(scope="module")
@@ -114,3 +115,26 @@ def test_weights_that_would_run_code_are_refused_and_nothing_runs(model_dir, tmp
     with pytest.raises(ModelDirError, match="was refused: it holds more than tensors"):
         load_model_dir(model_dir)
     assert not marker.exists()
+
+
+def test_a_new_run_starts_from_a_half_precision_copy_of_a_model(model_dir, corpus, tmp_path):
+    trained = load_model_dir(model_dir).model
+    half = {name: value.half() if value.is_floating_point() else value
+            for name, value in trained.state_dict().items()}
+    copy = save_model_dir(tmp_path / "half", trained, half, corpus / "spm.model")
+    torch.manual_seed(5)
+    fresh = TransformerNMT(TINY, trained.vocab_size, [2, 2])
+    meta = initialise_from(fresh, copy, corpus / "spm.model")
+    assert meta["model_type"] == "transformer_nmt"
+    for name, value in fresh.state_dict().items():
+        assert value.dtype == trained.state_dict()[name].dtype  # stays float32
+        torch.testing.assert_close(value, trained.state_dict()[name], atol=2e-3, rtol=1e-3)
+
+
+def test_starting_from_a_model_of_another_shape_or_tokenizer_is_refused(model_dir, corpus):
+    vocab = load_model_dir(model_dir).model.vocab_size
+    no_reuse = TransformerNMT(TINY, vocab, None)
+    with pytest.raises(ModelDirError, match="weights.pt does not fit this run's model"):
+        initialise_from(no_reuse, model_dir, corpus / "spm.model")
+    with pytest.raises(ModelDirError, match="spm.model differs from this run's sentencepiece"):
+        initialise_from(TransformerNMT(TINY, vocab, [2, 2]), model_dir, corpus / "train.en")

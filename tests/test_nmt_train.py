@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException
 
@@ -80,6 +81,24 @@ def test_a_tiny_model_learns_to_translate_and_a_rerun_continues_it(corpus, tmp_p
     with open(tmp_path / "run" / "train_log.csv", newline="") as stream:
         steps = [int(row["step"]) for row in csv.DictReader(stream) if row["split"] == "train"]
     assert steps[-3:] == [300, 320, 340]
+
+
+def _train_nll(run_dir: Path) -> list[float]:
+    with open(run_dir / "train_log.csv", newline="") as stream:
+        return [float(row["nll"]) for row in csv.DictReader(stream) if row["split"] == "train"]
+
+
+def test_a_new_run_can_start_from_a_trained_model_directory(corpus, tmp_path):
+    first = train(tiny_config(corpus, max_steps=40), tmp_path / "first")
+    config = tiny_config(corpus, max_steps=10)
+    config.trainer.init_from = str(first)
+    second = train(config, tmp_path / "second")
+    before, after = _train_nll(tmp_path / "first"), _train_nll(tmp_path / "second")
+    # Its first update already has the trained weights (same seed, so the same first batch).
+    assert after[0] < 0.7 * before[0] and after[0] < 1.2 * before[-1]
+    meta = yaml.safe_load((second / "model.yaml").read_text())
+    assert meta["task"]["training"]["initialised_from"] == str(first)
+    assert meta["task"]["training"]["steps"] == 10
 
 
 def test_a_run_folder_refuses_a_different_model(corpus, tmp_path):

@@ -18,6 +18,10 @@ class TrainerConfig:
     keeps the newest `keep_checkpoints`, and exports the mean of the newest `average_last`.
     find_unused_parameters: under torchrun, DistributedDataParallel's option of that name, for
     a model whose loss leaves some parameters out of the graph (none of ours does).
+    init_from: a model directory (a run's model/, or a shipped model such as models/asr-en)
+    whose weights start the run, to fine-tune it: same model size, reuse pattern and
+    sentencepiece model. Only the weights are taken (steps, warm-up and optimizer start
+    afresh); a run that resumes from its own checkpoint ignores it.
     """
 
     lr: float = 5e-4
@@ -41,6 +45,7 @@ class TrainerConfig:
     seed: int = 1
     max_skipped_in_a_row: int = 100
     find_unused_parameters: bool = False
+    init_from: str | None = None
 
     def __post_init__(self) -> None:
         problems = [name for name in ("warmup_steps", "max_steps", "accumulate", "valid_every",
