@@ -31,12 +31,11 @@ from asr.decoding import METHODS, ASRDecodingOptions
 from asr.features import NUM_MEL_BINS
 from asr.model import ASRModel, ASRModelConfig
 from asr.transcribe import Transcriber
+from echoformer.bench.config import reuse_rows_pattern
 from echoformer.bench.layers import SOFTMAX_FLOPS_PER_SCORE
 from echoformer.bench.report import log_axis_at, markdown_table, save_figure
 from echoformer.bench.timing import compare, machine_facts
 from echoformer.model_dir import RUN_CONFIG_FILE, LoadedModel, ModelDirError, load_model_dir
-from echoformer.reuse import ReusePatternError
-from echoformer.reuse_config import ReuseConfig
 
 FRAMES_PER_SECOND = 100  # 10 ms fbank hop
 TEST_MANIFEST = "test.jsonl"
@@ -91,14 +90,11 @@ def encoder_flops(config: ASRModelConfig, frames: int, pattern: list[int]) -> fl
     return front + sum(pattern) * (feed_forward + convolution) + attention
 
 
-def encoder_records(config: ASRModelConfig, seconds_list: list[float], group_size: int,
-                    device: str, warmup: int, repeats: int, pattern: list[int] | None = None
-                    ) -> tuple[list[dict], list[dict]]:
-    """(encoder records, attention records), one of each per input length. The reuse rows use
-    `pattern` when given (it must fit the layers), else groups of `group_size`."""
-    n = config.num_layers
-    reuse = ReuseConfig(group_size=group_size, pattern=pattern).pattern_for(n)
-    patterns = {"baseline": [1] * n, "reuse": reuse}
+def encoder_records(config: ASRModelConfig, seconds_list: list[float], reuse: list[int],
+                    device: str, warmup: int, repeats: int) -> tuple[list[dict], list[dict]]:
+    """(encoder records, attention records), one of each per input length: no reuse against
+    reuse pattern `reuse` (it must fit the layers)."""
+    patterns = {"baseline": [1] * config.num_layers, "reuse": reuse}
     encoders = {name: random_encoder(config, pattern, device)
                 for name, pattern in patterns.items()}
     encoders["without_attention"] = random_encoder(config, patterns["baseline"], device, True)
@@ -209,12 +205,9 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
         sys.exit(f"bench suite=asr: {manifest} lists no utterances")
     config: ASRModelConfig = loaded.model.config
     assert config.input_dim == NUM_MEL_BINS, config.input_dim
-    pattern = list(a.pattern) if a.pattern else None
-    try:
-        encoder, attention = encoder_records(config, list(a.seconds), a.group_size, cfg.device,
-                                             cfg.warmup, cfg.repeats, pattern)
-    except ReusePatternError as error:
-        sys.exit(f"bench suite=asr: asr.pattern: {error}")
+    reuse = reuse_rows_pattern("asr", a, config.num_layers)
+    encoder, attention = encoder_records(config, list(a.seconds), reuse, cfg.device,
+                                         cfg.warmup, cfg.repeats)
     rtf = rtf_records(loaded, utterances, list(a.methods), cfg.device, cfg.warmup)
     results = {
         "suite": "asr", "machine": machine_facts(cfg.device),

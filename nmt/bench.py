@@ -3,8 +3,8 @@ accelerations give, in one run (loaded by `echoformer/bench/app.py`).
 
 - decoding: sentences/s and output tokens/s for each beam size × batch size, full softmax and
   SVD-softmax timed in alternation on the same sentences;
-- encoder: the model's encoder size with no reuse vs groups of `group_size` (random weights:
-  speed only), on the same sentences;
+- encoder: the model's encoder size with no reuse vs groups of `group_size`, or an explicit
+  reuse `pattern` (random weights: speed only), on the same sentences;
 - agreement: top-1/top-5 agreement of SVD-softmax with the full softmax on the trained
   decoder's real hidden states (teacher-forced on the references);
 - large vocabulary (`nmt.large_vocab` words, 0 = off): where SVD-softmax pays off most. The
@@ -25,11 +25,11 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from echoformer.bench import report
+from echoformer.bench.config import reuse_rows_pattern
 from echoformer.bench.layers import agreement, synthetic_output_layer
 from echoformer.bench.timing import compare, machine_facts, time_share
 from echoformer.model_dir import RUN_CONFIG_FILE, ModelDirError
 from echoformer.output_layer import OutputLayer, SoftmaxConfig
-from echoformer.reuse_config import ReuseConfig
 from echoformer.search import BeamSearch, DecoderScorer, DecodingOptions
 from echoformer.svd_softmax import full_logits
 from echoformer.tokenizer import BOS_ID, EOS_ID, PAD_ID
@@ -50,6 +50,7 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
         sys.exit(f"bench suite=nmt: {error}")
     timed = sources[: c.max_sentences]
     model = translators["full"].model
+    reuse = reuse_rows_pattern("nmt", c, model.config.encoder_layers)
     return {
         "suite": "nmt", "machine": machine_facts(device), "model": str(model_dir),
         "config": OmegaConf.to_container(cfg),
@@ -57,8 +58,8 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
                   "d_model": model.config.d_model,
                   "svd": dataclasses.asdict(translators["svd"].model.output.softmax)},
         "decoding": _decoding_records(translators, timed, c.beams, c.batches, device, cfg),
-        "encoder": _encoder_records(model, translators["full"], timed, c.batches,
-                                    c.group_size, device, cfg),
+        "encoder": _encoder_records(model, translators["full"], timed, c.batches, reuse,
+                                    device, cfg),
         "agreement": _agreement(translators["svd"], sources[: c.agreement_sentences],
                                 references[: c.agreement_sentences], device),
         "large_vocab": _large_vocab(translators, timed, c, device, cfg),
@@ -119,10 +120,9 @@ def _output_shares(outputs: dict[str, OutputLayer], decode, device: str) -> dict
 
 
 def _encoder_records(model: TransformerNMT, translator: Translator, sentences: list[str],
-                     batches, group_size: int, device: str, cfg: DictConfig) -> list[dict]:
-    """Encoder time with no reuse vs reuse (random weights, the trained model's sizes)."""
+                     batches, pattern: list[int], device: str, cfg: DictConfig) -> list[dict]:
+    """Encoder time with no reuse vs reuse `pattern` (random weights, the model's sizes)."""
     config, layers = model.config, model.config.encoder_layers
-    pattern = ReuseConfig(group_size=group_size).pattern_for(layers)
     torch.manual_seed(0)
     encoders = {name: TransformerNMT(config, model.vocab_size, p).to(device).eval()
                 for name, p in (("baseline", [1] * layers), ("reuse", pattern))}

@@ -15,7 +15,7 @@ BENCH = [sys.executable, "-m", "echoformer.bench.app", "suite=asr", "quick=true"
 
 def test_encoder_records_compare_no_reuse_with_reuse_per_length():
     config = replace(TINY, num_layers=4)
-    encoder, attention = encoder_records(config, [0.5, 1.0], group_size=2, device="cpu",
+    encoder, attention = encoder_records(config, [0.5, 1.0], reuse=[2, 2], device="cpu",
                                          warmup=0, repeats=1)
     assert [r["frames"] for r in encoder] == [50, 100]
     for r in encoder:
@@ -27,10 +27,10 @@ def test_encoder_records_compare_no_reuse_with_reuse_per_length():
         assert 0.0 <= r["attention_share"] < 1.0
 
 
-def test_an_explicit_pattern_replaces_the_group_size():
+def test_the_bound_of_an_uneven_pattern_comes_from_its_operation_counts():
     config = replace(TINY, num_layers=4)
-    encoder, _ = encoder_records(config, [0.5], group_size=2, device="cpu", warmup=0,
-                                 repeats=1, pattern=[1, 3])
+    encoder, _ = encoder_records(config, [0.5], reuse=[1, 3], device="cpu", warmup=0,
+                                 repeats=1)
     assert encoder[0]["pattern"] == [1, 3]
     assert encoder[0]["bound"] == pytest.approx(
         encoder_flops(config, 50, [1] * 4) / encoder_flops(config, 50, [1, 3]))
@@ -78,14 +78,15 @@ def test_quick_run_writes_the_three_record_lists(model_and_manifest, tmp_path):
         assert (tmp_path / name).is_file(), name
 
 
-def test_a_pattern_that_does_not_fit_the_encoder_is_one_clear_error(model_and_manifest,
-                                                                     tmp_path):
+@pytest.mark.parametrize("override, named", [("asr.pattern=[3,5,7]", "asr.pattern"),
+                                             ("asr.group_size=0", "asr.group_size=0")])
+def test_a_reuse_setting_that_does_not_fit_the_encoder_is_one_clear_error(
+        model_and_manifest, tmp_path, override, named):
     model_dir, manifest = model_and_manifest
-    run = subprocess.run(BENCH + [f"model={model_dir}", f"asr.manifest={manifest}",
-                                  "asr.pattern=[3,5,7]", f"hydra.run.dir={tmp_path}"],
-                         capture_output=True, text=True)
+    run = subprocess.run(BENCH + [f"model={model_dir}", f"asr.manifest={manifest}", override,
+                                  f"hydra.run.dir={tmp_path}"], capture_output=True, text=True)
     assert run.returncode != 0
-    assert "asr.pattern" in run.stderr and "[3, 5, 7]" in run.stderr
+    assert run.stderr.startswith(f"bench suite=asr: {named}")
     assert "Traceback" not in run.stderr
 
 

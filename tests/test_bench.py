@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from echoformer.attention import Role
+from echoformer.bench.config import ASRBenchConfig, NMTBenchConfig, reuse_rows_pattern
 from echoformer.bench.layers import attention_bound, attention_flops
 from echoformer.bench.timing import time_share
 
@@ -100,3 +101,11 @@ def test_time_share_counts_the_named_methods_once_when_one_calls_another():
     share = time_share(layer, ("outer", "inner"), work, clock=lambda: now[0])
     assert share == pytest.approx(5.0 / 9.0)  # outer 3 (inner inside it once) + inner 2, of 9
     assert "outer" not in vars(layer) and "inner" not in vars(layer)  # the class's again
+
+
+def test_model_suites_time_an_explicit_pattern_or_groups_of_group_size():
+    assert reuse_rows_pattern("asr", ASRBenchConfig(group_size=4), 8) == [4, 4]
+    assert reuse_rows_pattern("nmt", NMTBenchConfig(group_size=4), 6) == [2, 4]
+    assert reuse_rows_pattern("asr", ASRBenchConfig(pattern=[1, 1, 2, 4]), 8) == [1, 1, 2, 4]
+    with pytest.raises(SystemExit, match="bench suite=nmt: nmt.pattern: .*covers 5 layers"):
+        reuse_rows_pattern("nmt", NMTBenchConfig(pattern=[1, 4]), 6)

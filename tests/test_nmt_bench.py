@@ -89,3 +89,15 @@ def test_nmt_suite_reports_the_output_layer_share_and_the_bound_it_leaves(quick_
             assert r["output_bound"] == pytest.approx(
                 1 / (1 - full[r["beam"], r["batch"]]["output_share"]))
     assert "even a free output layer" in (quick_run / "report.md").read_text()
+
+
+@pytest.mark.parametrize("override, message", [
+    ("nmt.group_size=0", "bench suite=nmt: nmt.group_size=0: use 1 (no reuse) or more"),
+    ("nmt.pattern=[3,3]", "bench suite=nmt: nmt.pattern: ")])
+def test_a_reuse_setting_that_does_not_fit_the_encoder_is_one_clear_error(
+        model_dir, tmp_path, override, message):
+    run = subprocess.run(BENCH + [f"model={model_dir}", override, f"hydra.run.dir={tmp_path}"],
+                         capture_output=True, text=True)
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert run.stderr.startswith(message)
+    assert not (tmp_path / "results.json").exists()

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 
 from hydra.core.config_store import ConfigStore
+
+from echoformer.reuse import ReusePatternError
+from echoformer.reuse_config import ReuseConfig
 
 SUITES = ("layers", "asr", "nmt")
 
@@ -38,6 +42,7 @@ class NMTBenchConfig:
     beams: list[int] = field(default_factory=lambda: [1, 5])
     batches: list[int] = field(default_factory=lambda: [1, 32])
     group_size: int = 4  # encoder reuse rows: this group size against no reuse (same sizes)
+    pattern: list[int] | None = None  # or an explicit reuse pattern, e.g. [1,1,2]
     agreement_sentences: int = 200  # teacher-forced states for SVD-softmax agreement
     # large-vocabulary rows: the model's sizes with V = large_vocab words and random weights
     # (speed only), full vs SVD-softmax, every hypothesis forced to large_vocab_tokens tokens
@@ -56,6 +61,21 @@ class ASRBenchConfig:
         "ctc_greedy", "ctc_prefix_beam", "joint_beam", "attention_rescoring"])
     manifest: str | None = None  # audio for the real-time factor (default: the test set)
     max_utterances: int = 20
+
+
+def reuse_rows_pattern(suite: str, node, num_layers: int) -> list[int]:
+    """The reuse pattern a model suite times against no reuse: `node.pattern` (e.g. cfg.asr)
+    when set, else groups of `node.group_size`; one clear exit naming the key if it does not
+    fit the model's `num_layers` encoder layers (checked before any timing)."""
+    if node.pattern:
+        try:
+            return ReuseConfig(pattern=list(node.pattern)).pattern_for(num_layers)
+        except ReusePatternError as error:
+            sys.exit(f"bench suite={suite}: {suite}.pattern: {error}")
+    if node.group_size < 1:
+        sys.exit(f"bench suite={suite}: {suite}.group_size={node.group_size}: use 1 (no reuse) "
+                 f"or more, or an explicit {suite}.pattern=[...]")
+    return ReuseConfig(group_size=node.group_size).pattern_for(num_layers)
 
 
 @dataclass
