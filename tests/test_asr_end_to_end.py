@@ -64,3 +64,12 @@ def test_a_tiny_model_trains_and_transcribes(tmp_path, capsys):
     hypotheses = capsys.readouterr().out.splitlines()
     assert len(hypotheses) == len(rows)
     assert word_error_rate([r["text"] for r in rows], hypotheses).wer < 0.5
+
+    # Fine-tuning: a new run that starts from the exported weights starts where this one ended.
+    config.trainer.init_from, config.trainer.max_steps = str(model_dir), 5
+    config.trainer.warmup_steps = config.trainer.log_every = 1
+    tuned = train(config, tmp_path / "tuned")
+    with open(tmp_path / "tuned" / "train_log.csv") as log:
+        tuned_losses = [float(r["loss"]) for r in csv.DictReader(log) if r["split"] == "train"]
+    assert tuned_losses[0] < 0.2 * losses[0]
+    assert str(model_dir) in (tuned / "model.yaml").read_text()
