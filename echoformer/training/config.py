@@ -21,7 +21,9 @@ class TrainerConfig:
     init_from: a model directory (a run's model/, or a shipped model such as models/asr-en)
     whose weights start the run, to fine-tune it: same model size, reuse pattern and
     sentencepiece model. Only the weights are taken (steps, warm-up and optimizer start
-    afresh); a run that resumes from its own checkpoint ignores it.
+    afresh). A run that resumes continues from its own checkpoint, which replaces these
+    weights (the directory is still read and checked). model.yaml records the path, not
+    the weights' checksum: a directory replaced later no longer shows what the run began from.
     """
 
     lr: float = 5e-4
