@@ -7,7 +7,8 @@ import torch
 import yaml
 
 from echoformer.model_dir import (META_FILE, WEIGHTS_FILE, ModelDirError, file_sha256,
-                                  initialise_from, load_model_dir, save_model_dir)
+                                  initialise_from, load_model_dir)
+from echoformer.shipped import export_half
 from echoformer.svd_cache import CACHE_FILE, cached_svd_factors
 from nmt.model import TransformerNMT
 from tiny_nmt import TINY, random_model_dir, write_tiny_corpus
@@ -119,9 +120,8 @@ def test_weights_that_would_run_code_are_refused_and_nothing_runs(model_dir, tmp
 
 def test_a_new_run_starts_from_a_half_precision_copy_of_a_model(model_dir, corpus, tmp_path):
     trained = load_model_dir(model_dir).model
-    half = {name: value.half() if value.is_floating_point() else value
-            for name, value in trained.state_dict().items()}
-    copy = save_model_dir(tmp_path / "half", trained, half, corpus / "spm.model")
+    copy = tmp_path / "half"
+    export_half(model_dir, copy)  # as a shipped model is made
     torch.manual_seed(5)
     fresh = TransformerNMT(TINY, trained.vocab_size, [2, 2])
     meta = initialise_from(fresh, copy, corpus / "spm.model")
