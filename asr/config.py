@@ -23,7 +23,10 @@ class ASRDataConfig:
     tokenizer.model). train/valid: manifests, relative to dir. tokenizer/cmvn: other paths
     (default dir/tokenizer.model, dir/cmvn.json). max_batch_seconds: padded audio per
     training batch (× trainer.accumulate per update); max_duration: longer training
-    utterances are left out. cache_features: keep fbank features in memory across epochs."""
+    utterances are left out. cache_features: keep fbank features in memory across epochs.
+    speed_perturb: speed factors drawn per training utterance and read (e.g. [0.9,1.0,1.1];
+    [] = off); batches are planned on unperturbed durations, so a batch can hold up to
+    1/min(factor) times max_batch_seconds of audio."""
 
     dir: str = "data/synth_asr"
     train: str = "train.jsonl"
@@ -35,6 +38,7 @@ class ASRDataConfig:
     max_duration: float = 30.0
     max_utterances: int | None = None  # use only the first N training rows (smoke runs)
     dither: float = 0.0
+    speed_perturb: list[float] = field(default_factory=list)
     cache_features: bool = True
     num_workers: int = 0
 

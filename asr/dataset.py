@@ -12,10 +12,11 @@ import random
 from collections.abc import Iterator, Sequence
 
 import torch
+import torchaudio.transforms as T
 from torch import Tensor
 from torch.utils.data import Dataset, Sampler
 
-from asr.audio import AudioError, load_audio
+from asr.audio import SAMPLE_RATE, AudioError, load_audio
 from asr.data.manifest import Utterance
 from asr.features import compute_fbank
 from echoformer.tokenizer import Tokenizer
@@ -24,16 +25,26 @@ from echoformer.tokenizer import Tokenizer
 class SpeechDataset(Dataset):
     """Utterances of a manifest as (fbank (T, 80), token ids); optionally kept in memory.
 
-    dither: fbank dither (training); cache: keep computed features (small corpora, many
-    epochs; off when dither is on, which draws new noise every time).
+    dither: fbank dither (training). speed_factors: speed perturbation (training): each time
+    an utterance is read, its waveform is resampled by one of these factors drawn at random
+    (torchaudio's SpeedPerturbation: 0.9 is 11% longer and lower in pitch and formants, so
+    the model hears more voices); empty = off. cache: keep computed features (small corpora,
+    many epochs; off when dither or speed perturbation is on, which change every read).
     """
 
     def __init__(self, utterances: Sequence[Utterance], tokenizer: Tokenizer,
-                 dither: float = 0.0, cache: bool = False) -> None:
+                 dither: float = 0.0, cache: bool = False,
+                 speed_factors: Sequence[float] = ()) -> None:
+        if any(not f > 0 for f in speed_factors):
+            raise ValueError(f"data.speed_perturb={list(speed_factors)}: every speed factor "
+                             "must be > 0 (e.g. [0.9,1.0,1.1]; [] turns it off)")
         self.utterances = list(utterances)
         self.tokens = [tokenizer.encode(u.text) for u in self.utterances]
         self.dither = dither
-        self._cache: dict[int, Tensor] | None = {} if cache and dither == 0 else None
+        perturbed = any(f != 1.0 for f in speed_factors)
+        self.speed = T.SpeedPerturbation(SAMPLE_RATE, list(speed_factors)) if perturbed else None
+        self._cache: dict[int, Tensor] | None = (
+            {} if cache and dither == 0 and self.speed is None else None)
 
     def __len__(self) -> int:
         return len(self.utterances)
@@ -43,7 +54,10 @@ class SpeechDataset(Dataset):
             return self._cache[index], self.tokens[index]
         utt = self.utterances[index]
         try:
-            features = compute_fbank(load_audio(utt.audio), dither=self.dither)
+            waveform = load_audio(utt.audio)
+            if self.speed is not None:
+                waveform, _ = self.speed(waveform)
+            features = compute_fbank(waveform, dither=self.dither)
         except AudioError as err:
             raise AudioError(f"{err} (training utterance {index})") from err
         if self._cache is not None:

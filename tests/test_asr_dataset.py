@@ -1,8 +1,13 @@
-"""asr.dataset: duration-bucketed batches and padding."""
+"""asr.dataset: duration-bucketed batches, padding and speed perturbation."""
 
+import pytest
 import torch
+from omegaconf import OmegaConf
 
-from asr.dataset import DurationBatchSampler, collate
+from asr.data.manifest import Utterance
+from asr.dataset import DurationBatchSampler, SpeechDataset, collate
+from asr_fixtures import tokenizer_model, train_config, write_tone
+from echoformer.tokenizer import Tokenizer
 
 
 def test_batches_hold_every_utterance_once_within_the_padded_duration_budget():
@@ -36,3 +41,33 @@ def test_collate_pads_features_and_targets_and_keeps_their_lengths():
     assert batch["feature_lengths"].tolist() == [5, 3]
     assert batch["targets"].tolist() == [[4, 5, 6], [7, 0, 0]]
     assert batch["target_lengths"].tolist() == [3, 1]
+
+
+def test_speed_perturbation_draws_a_factor_per_read_and_leaves_the_cache_off(tmp_path):
+    utt = Utterance(write_tone(tmp_path / "tone.wav", 2.0), 2.0, "the cat sat on the mat")
+    tokenizer = Tokenizer(tokenizer_model(tmp_path))
+    plain = SpeechDataset([utt], tokenizer, cache=True)
+    frames = len(plain[0][0])
+    assert plain[0][0] is plain[0][0]  # cached
+    slower = SpeechDataset([utt], tokenizer, cache=True, speed_factors=[0.8])
+    assert abs(len(slower[0][0]) - frames / 0.8) <= 2  # 0.8 = 25% longer
+    assert slower[0][0] is not slower[0][0]  # every read is perturbed afresh
+    torch.manual_seed(0)
+    mixed = SpeechDataset([utt], tokenizer, speed_factors=[0.8, 1.25])
+    lengths = sorted({len(mixed[0][0]) for _ in range(20)})
+    assert len(lengths) == 2 and abs(lengths[0] - frames / 1.25) <= 2
+    assert mixed[0][1] == plain[0][1]  # the transcript is untouched
+    unchanged = SpeechDataset([utt], tokenizer, speed_factors=[1.0])
+    assert torch.equal(unchanged[0][0], plain[0][0])
+
+
+def test_a_speed_factor_that_is_not_positive_is_one_clear_error(tmp_path):
+    utt = Utterance(write_tone(tmp_path / "tone.wav", 1.0), 1.0, "the cat")
+    with pytest.raises(ValueError, match=r"data.speed_perturb=\[0.0, 1.0\].*> 0"):
+        SpeechDataset([utt], Tokenizer(tokenizer_model(tmp_path)), speed_factors=[0.0, 1.0])
+
+
+def test_asr_train_takes_speed_factors_from_the_command_line():
+    config = OmegaConf.to_object(train_config("data.speed_perturb=[0.9,1.0,1.1]"))
+    assert config.data.speed_perturb == [0.9, 1.0, 1.1]
+    assert OmegaConf.to_object(train_config()).data.speed_perturb == []
