@@ -35,7 +35,7 @@ from echoformer.tokenizer import Tokenizer
 from echoformer.training import Trainer
 from echoformer.training.distributed import World, hydra_overrides, load_own, process_group
 from echoformer.device import resolve_device
-from echoformer.training.run_dir import check_resumable
+from echoformer.training.run_dir import check_resumable, starting_point
 from echoformer.training.evaluation import evaluate
 
 register()
@@ -90,7 +90,6 @@ def _train(config: ASRTrainConfig, run_dir: Path, device: torch.device, world: W
     pattern = config.reuse.pattern_for(config.model.num_layers)
     train_path, valid_path, spm_path, cmvn_path = _data_paths(config)
     run_config = OmegaConf.to_container(OmegaConf.structured(config), resolve=True)
-    world.on_main(lambda: check_resumable(run_dir, run_config, run_identity()))
     tokenizer, cmvn = Tokenizer(spm_path), GlobalCMVN.load(cmvn_path)
     d = config.data
     train_utts = read_manifest(train_path)[: d.max_utterances]
@@ -101,8 +100,12 @@ def _train(config: ASRTrainConfig, run_dir: Path, device: torch.device, world: W
     torch.manual_seed(config.trainer.seed)
     model = ASRModel(config.model, tokenizer.vocab_size, pattern, cmvn)
     model.use_softmax(config.softmax)
+    run_config["initialised_from"] = None
     if config.trainer.init_from:  # a checkpoint of this run, when resuming, replaces these
-        initialise_from(model, Path(config.trainer.init_from), spm_path)
+        meta = initialise_from(model, Path(config.trainer.init_from), spm_path)
+        run_config["initialised_from"] = starting_point(run_dir, config.trainer.init_from,
+                                                        meta["weights_sha256"])
+    world.on_main(lambda: check_resumable(run_dir, run_config, run_identity()))
     hours = sum(u.duration for u in train_utts) / 3600
     processes = f" × {world.size} processes" if world.is_distributed else ""
     start = (f"; starting from the weights of {config.trainer.init_from}"
@@ -112,7 +115,8 @@ def _train(config: ASRTrainConfig, run_dir: Path, device: torch.device, world: W
               f"long left out), {len(valid_utts)} valid; {count_parameters(model):,} "
               f"parameters, reuse pattern {pattern}, vocabulary {tokenizer.vocab_size}, device "
               f"{device}{processes}{start}", file=sys.stderr)
-    train_set = SpeechDataset(train_utts, tokenizer, d.dither, d.cache_features)
+    train_set = SpeechDataset(train_utts, tokenizer, d.dither, d.cache_features,
+                              d.speed_perturb)
     valid_set = SpeechDataset(valid_utts, tokenizer, 0.0, d.cache_features)
     train_sampler = DurationBatchSampler(train_set.durations, d.max_batch_seconds,
                                          shuffle=True, seed=config.trainer.seed)
@@ -159,7 +163,7 @@ def _train(config: ASRTrainConfig, run_dir: Path, device: torch.device, world: W
             "train_hours": round(hours, 3), "seconds_this_run": round(summary.train_seconds, 1),
             "valid_loss_averaged": averaged_valid.get("loss"),
             "valid_accuracy_averaged": averaged_valid.get("accuracy"), "device": str(device),
-            "initialised_from": config.trainer.init_from}}
+            "initialised_from": run_config["initialised_from"]}}
     model_dir = save_model_dir(run_dir / MODEL_DIR, model, summary.averaged_state, spm_path,
                                task, run_config)
     print(f"asr-train: {summary.stop_reason} at step {p.step}; averaged steps "

@@ -29,7 +29,7 @@ from echoformer.tokenizer import Tokenizer
 from echoformer.training import Trainer, TrainingSummary
 from echoformer.training.distributed import World, hydra_overrides, process_group
 from echoformer.device import resolve_device
-from echoformer.training.run_dir import check_resumable
+from echoformer.training.run_dir import check_resumable, starting_point
 from echoformer.training.evaluation import evaluate
 from nmt.config import NMTTrainConfig, register
 from nmt.data.dataset import TokenizedPairs
@@ -69,8 +69,13 @@ def _train(config: NMTTrainConfig, run_dir: Path, device: torch.device, world: W
     pattern = config.reuse.pattern_for(config.model.encoder_layers)
     torch.manual_seed(config.trainer.seed)
     model = TransformerNMT(config.model, tokenizer.vocab_size, pattern, config.softmax)
+    run_config = OmegaConf.to_container(OmegaConf.structured(config), resolve=True)
+    run_config["tokenizer_sha256"] = file_sha256(spm_path)
+    run_config["initialised_from"] = None
     if config.trainer.init_from:  # a checkpoint of this run, when resuming, replaces these
-        initialise_from(model, Path(config.trainer.init_from), spm_path)
+        meta = initialise_from(model, Path(config.trainer.init_from), spm_path)
+        run_config["initialised_from"] = starting_point(run_dir, config.trainer.init_from,
+                                                        meta["weights_sha256"])
     processes = f" × {world.size} processes" if world.is_distributed else ""
     start = (f"; starting from the weights of {config.trainer.init_from}"
              if config.trainer.init_from else "")
@@ -79,8 +84,6 @@ def _train(config: NMTTrainConfig, run_dir: Path, device: torch.device, world: W
               f"({train_pairs.left_out} too long or empty, left out), {len(valid_pairs)} "
               f"valid; {parameter_count(model):,} parameters, reuse pattern {pattern}, device "
               f"{device}{processes}{start}", file=sys.stderr)
-    run_config = OmegaConf.to_container(OmegaConf.structured(config), resolve=True)
-    run_config["tokenizer_sha256"] = file_sha256(spm_path)
     # Only now: a run that failed to start leaves nothing behind.
     world.on_main(lambda: check_resumable(run_dir, run_config, run_identity()))
     seed = config.trainer.seed
@@ -92,7 +95,7 @@ def _train(config: NMTTrainConfig, run_dir: Path, device: torch.device, world: W
     model.load_state_dict(summary.averaged_state)
     averaged_valid = evaluate(model, valid_pairs.batches(d.valid_max_tokens, None), device)
     facts = {"train_pairs": len(train_pairs), "device": str(device),
-             "initialised_from": config.trainer.init_from,
+             "initialised_from": run_config["initialised_from"],
              "valid_nll_averaged": averaged_valid.get("nll")}
     model_dir = save_model_dir(run_dir / MODEL_DIR, model, summary.averaged_state, spm_path,
                                task_info(config, model, summary, facts), run_config)

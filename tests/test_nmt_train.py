@@ -97,7 +97,9 @@ def test_a_new_run_can_start_from_a_trained_model_directory(corpus, tmp_path):
     # Its first update already has the trained weights (same seed, so the same first batch).
     assert after[0] < 0.7 * before[0] and after[0] < 1.2 * before[-1]
     meta = yaml.safe_load((second / "model.yaml").read_text())
-    assert meta["task"]["training"]["initialised_from"] == str(first)
+    first_sha = yaml.safe_load((first / "model.yaml").read_text())["weights_sha256"]
+    assert meta["task"]["training"]["initialised_from"] == {"path": str(first),
+                                                            "weights_sha256": first_sha}
     assert meta["task"]["training"]["steps"] == 10
 
 

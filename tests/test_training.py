@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from echoformer.training import (CheckpointStore, NonFiniteLossError, Trainer, TrainerConfig)
+from echoformer.training.run_dir import check_resumable, starting_point
 from echoformer.training.schedule import inverse_sqrt_factor
 
 
@@ -76,6 +77,17 @@ def test_a_rerun_resumes_and_ends_exactly_where_an_uninterrupted_run_ends(tmp_pa
     assert [int(r["step"]) for r in log_rows(tmp_path / "b")] == list(range(1, 21))
     for name, value in straight.model.state_dict().items():
         torch.testing.assert_close(resumed.model.state_dict()[name], value, atol=0, rtol=0)
+
+
+def test_a_resumed_run_keeps_the_record_of_the_weights_it_began_from(tmp_path):
+    record = starting_point(tmp_path, "models/x", "aaa")
+    assert record == {"path": "models/x", "weights_sha256": "aaa"}
+    check_resumable(tmp_path, {"initialised_from": record}, {})
+    # No checkpoint yet: a rerun starts from the folder's weights again, so records them anew.
+    assert starting_point(tmp_path, "models/x", "bbb")["weights_sha256"] == "bbb"
+    Trainer(Regression(), config(max_steps=5), tmp_path).fit(batches)
+    # Resuming: the checkpoints carry the run on, whatever models/x holds by now.
+    assert starting_point(tmp_path, "models/x", "bbb") == record
 
 
 def test_checkpoints_are_plain_state_dicts_written_without_leftovers(tmp_path):

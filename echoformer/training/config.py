@@ -22,8 +22,9 @@ class TrainerConfig:
     whose weights start the run, to fine-tune it: same model size, reuse pattern and
     sentencepiece model. Only the weights are taken (steps, warm-up and optimizer start
     afresh). A run that resumes continues from its own checkpoint, which replaces these
-    weights (the directory is still read and checked). model.yaml records the path, not
-    the weights' checksum: a directory replaced later no longer shows what the run began from.
+    weights (the directory is still read and checked). run_config.yaml and model.yaml record
+    `initialised_from`: the path and the checksum of the weights the run began from (a
+    resumed run keeps the record of its first start, even if the directory changed since).
     """
 
     lr: float = 5e-4

@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 RUN_CONFIG_FILE = "run_config.yaml"
+CHECKPOINT_DIR = "checkpoints"
 
 
 def check_resumable(run_dir: Path, run_config: dict[str, Any],
@@ -27,3 +28,16 @@ def check_resumable(run_dir: Path, run_config: dict[str, Any],
                     "to start over")
     run_dir.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(run_config, sort_keys=False), encoding="utf-8")
+
+
+def starting_point(run_dir: Path, init_from: str, weights_sha256: str) -> dict[str, str]:
+    """What the run records of the weights it began from (`trainer.init_from`): the model
+    directory's path and its weights' checksum. A run that resumes (run_config.yaml says
+    where it began and checkpoints exist) keeps its first record: the folder may hold other
+    weights by now, and the checkpoints, not the folder, carry the run on."""
+    record = {"path": init_from, "weights_sha256": weights_sha256}
+    config_file = run_dir / RUN_CONFIG_FILE
+    if config_file.is_file() and any((run_dir / CHECKPOINT_DIR).glob("step_*.pt")):
+        before = yaml.safe_load(config_file.read_text(encoding="utf-8")) or {}
+        return before.get("initialised_from") or record
+    return record

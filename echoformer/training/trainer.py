@@ -40,6 +40,7 @@ from echoformer.training.config import TrainerConfig
 from echoformer.training.csv_log import CSVLog
 from echoformer.training.distributed import World, current
 from echoformer.training.evaluation import autocast, evaluation_sums, per_token
+from echoformer.training.run_dir import CHECKPOINT_DIR
 from echoformer.training.schedule import inverse_sqrt_schedule
 
 Batch = dict[str, Tensor]
@@ -96,7 +97,7 @@ class Trainer:
         self.out_dir = Path(out_dir)
         if self.world.is_main:
             self.out_dir.mkdir(parents=True, exist_ok=True)
-        self.store = CheckpointStore(self.out_dir / "checkpoints",
+        self.store = CheckpointStore(self.out_dir / CHECKPOINT_DIR,
                                      max(config.keep_checkpoints, config.average_last))
         self.log = CSVLog(self.out_dir / "train_log.csv") if self.world.is_main else None
         params = [p for p in model.parameters() if p.requires_grad]
