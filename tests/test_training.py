@@ -88,6 +88,9 @@ def test_a_resumed_run_keeps_the_record_of_the_weights_it_began_from(tmp_path):
     Trainer(Regression(), config(max_steps=5), tmp_path).fit(batches)
     # Resuming: the checkpoints carry the run on, whatever models/x holds by now.
     assert starting_point(tmp_path, "models/x", "bbb") == record
+    # A run begun from random weights stays so when init_from is added on resuming.
+    check_resumable(tmp_path, {"initialised_from": None}, {})
+    assert starting_point(tmp_path, "models/x", "bbb") is None
 
 
 def test_checkpoints_are_plain_state_dicts_written_without_leftovers(tmp_path):

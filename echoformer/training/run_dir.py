@@ -30,14 +30,15 @@ def check_resumable(run_dir: Path, run_config: dict[str, Any],
     path.write_text(yaml.safe_dump(run_config, sort_keys=False), encoding="utf-8")
 
 
-def starting_point(run_dir: Path, init_from: str, weights_sha256: str) -> dict[str, str]:
+def starting_point(run_dir: Path, init_from: str, weights_sha256: str) -> dict[str, str] | None:
     """What the run records of the weights it began from (`trainer.init_from`): the model
-    directory's path and its weights' checksum. A run that resumes (run_config.yaml says
-    where it began and checkpoints exist) keeps its first record: the folder may hold other
-    weights by now, and the checkpoints, not the folder, carry the run on."""
-    record = {"path": init_from, "weights_sha256": weights_sha256}
+    directory's path and its weights' checksum. A run that resumes (checkpoints exist and
+    run_config.yaml says where it began) keeps its first record, None for random weights:
+    the folder may hold other weights by now, and the checkpoints, not the folder, carry the
+    run on."""
     config_file = run_dir / RUN_CONFIG_FILE
     if config_file.is_file() and any((run_dir / CHECKPOINT_DIR).glob("step_*.pt")):
         before = yaml.safe_load(config_file.read_text(encoding="utf-8")) or {}
-        return before.get("initialised_from") or record
-    return record
+        if "initialised_from" in before:  # absent in runs begun before it was recorded
+            return before["initialised_from"]
+    return {"path": init_from, "weights_sha256": weights_sha256}
