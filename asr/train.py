@@ -29,13 +29,13 @@ from asr.features import GlobalCMVN
 from asr.model import ASRModel, count_parameters
 from echoformer.config_schema import to_dataclass
 from echoformer.cpu_memory import keep_freed_memory
-from echoformer.model_dir import initialise_from, save_model_dir
+from echoformer.model_dir import save_model_dir
 from echoformer.paths import CONF_DIR
 from echoformer.tokenizer import Tokenizer
 from echoformer.training import Trainer
 from echoformer.training.distributed import World, hydra_overrides, load_own, process_group
 from echoformer.device import resolve_device
-from echoformer.training.run_dir import check_resumable, starting_point
+from echoformer.training.run_dir import check_resumable, start_from
 from echoformer.training.evaluation import evaluate
 
 register()
@@ -100,11 +100,9 @@ def _train(config: ASRTrainConfig, run_dir: Path, device: torch.device, world: W
     torch.manual_seed(config.trainer.seed)
     model = ASRModel(config.model, tokenizer.vocab_size, pattern, cmvn)
     model.use_softmax(config.softmax)
-    run_config["initialised_from"] = None
-    if config.trainer.init_from:  # a checkpoint of this run, when resuming, replaces these
-        meta = initialise_from(model, Path(config.trainer.init_from), spm_path)
-        run_config["initialised_from"] = starting_point(run_dir, config.trainer.init_from,
-                                                        meta["weights_sha256"])
+    # A checkpoint of this run, when resuming, replaces these weights.
+    run_config["initialised_from"] = start_from(model, run_dir, config.trainer.init_from,
+                                                spm_path)
     world.on_main(lambda: check_resumable(run_dir, run_config, run_identity()))
     hours = sum(u.duration for u in train_utts) / 3600
     processes = f" × {world.size} processes" if world.is_distributed else ""

@@ -23,13 +23,13 @@ from omegaconf import DictConfig, OmegaConf
 
 from echoformer.config_schema import to_dataclass
 from echoformer.cpu_memory import keep_freed_memory
-from echoformer.model_dir import file_sha256, initialise_from, save_model_dir
+from echoformer.model_dir import file_sha256, save_model_dir
 from echoformer.paths import CONF_DIR
 from echoformer.tokenizer import Tokenizer
 from echoformer.training import Trainer, TrainingSummary
 from echoformer.training.distributed import World, hydra_overrides, process_group
 from echoformer.device import resolve_device
-from echoformer.training.run_dir import check_resumable, starting_point
+from echoformer.training.run_dir import check_resumable, start_from
 from echoformer.training.evaluation import evaluate
 from nmt.config import NMTTrainConfig, register
 from nmt.data.dataset import TokenizedPairs
@@ -71,11 +71,9 @@ def _train(config: NMTTrainConfig, run_dir: Path, device: torch.device, world: W
     model = TransformerNMT(config.model, tokenizer.vocab_size, pattern, config.softmax)
     run_config = OmegaConf.to_container(OmegaConf.structured(config), resolve=True)
     run_config["tokenizer_sha256"] = file_sha256(spm_path)
-    run_config["initialised_from"] = None
-    if config.trainer.init_from:  # a checkpoint of this run, when resuming, replaces these
-        meta = initialise_from(model, Path(config.trainer.init_from), spm_path)
-        run_config["initialised_from"] = starting_point(run_dir, config.trainer.init_from,
-                                                        meta["weights_sha256"])
+    # A checkpoint of this run, when resuming, replaces these weights.
+    run_config["initialised_from"] = start_from(model, run_dir, config.trainer.init_from,
+                                                spm_path)
     processes = f" × {world.size} processes" if world.is_distributed else ""
     start = (f"; starting from the weights of {config.trainer.init_from}"
              if config.trainer.init_from else "")

@@ -7,6 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 import yaml
+from torch import nn
+
+from echoformer.model_dir import initialise_from
 
 RUN_CONFIG_FILE = "run_config.yaml"
 CHECKPOINT_DIR = "checkpoints"
@@ -28,6 +31,17 @@ def check_resumable(run_dir: Path, run_config: dict[str, Any],
                     "to start over")
     run_dir.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(run_config, sort_keys=False), encoding="utf-8")
+
+
+def start_from(model: nn.Module, run_dir: Path, init_from: str | None,
+               tokenizer_model: Path) -> dict[str, str] | None:
+    """`trainer.init_from`: load that model directory's weights into `model` (checked, see
+    `initialise_from`) and return what run_config.yaml and model.yaml record of the run's
+    start (`starting_point`); None, and the weights left as they are, without it."""
+    if not init_from:
+        return None
+    meta = initialise_from(model, Path(init_from), tokenizer_model)
+    return starting_point(run_dir, init_from, meta["weights_sha256"])
 
 
 def starting_point(run_dir: Path, init_from: str, weights_sha256: str) -> dict[str, str] | None:
