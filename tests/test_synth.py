@@ -1,5 +1,6 @@
 """asr.data.synth: the synthetic English speech corpus (espeak-ng + flite)."""
 
+import dataclasses
 import json
 import os
 import shutil
@@ -96,6 +97,25 @@ def test_the_plan_is_a_function_of_the_seed():
     )
 
 
+def test_extra_training_sentences_keep_the_smaller_sizes_plan_and_come_last():
+    base = SIZES["tiny"]
+    larger = dataclasses.replace(base, extra_train_sentences=2, extra_train_variants=1)
+    plan, bigger = plan_corpus(SENTENCES, base, seed=5), plan_corpus(SENTENCES, larger, seed=5)
+    assert bigger[: len(plan)] == plan  # every utterance of the smaller size, test sets too
+    extra = bigger[len(plan) :]
+    assert [u.utt_id for u in extra] == ["train-00008-0", "train-00009-0"]
+    assert not {u.transcript for u in extra} & {u.transcript for u in plan}
+    assert not any(is_held_out(u.rendition.voice) for u in extra)
+    with pytest.raises(ValueError, match="split train needs 3 distinct sentences, only 2"):
+        plan_corpus(SENTENCES, dataclasses.replace(larger, extra_train_sentences=3))
+
+
+def test_the_large_size_is_the_full_size_plus_training_sentences():
+    full, large = SIZES["full"], SIZES["large"]
+    assert dataclasses.replace(large, extra_train_sentences=0) == full
+    assert large.extra_train_sentences > 0
+
+
 def test_too_few_sentences_for_the_size_is_a_clear_error():
     with pytest.raises(ValueError, match="split train needs 8 distinct sentences, only 3"):
         plan_corpus(SENTENCES[:3], SIZES["tiny"])
@@ -173,12 +193,15 @@ def test_a_failing_utterance_is_reported_and_skipped(tmp_path, monkeypatch):
     not os.path.isfile("/usr/share/trans/de-en"),
     reason="Ding dictionary not installed (apt-get install trans-de-en)",
 )
-def test_the_ding_dictionary_gives_enough_plain_sentences_for_the_full_size():
+def test_the_ding_dictionary_gives_enough_plain_sentences_for_the_full_and_large_sizes():
     from asr.data.synth import ding_sentences
+    from echoformer.data.split import ding_split
 
     sentences = ding_sentences()
-    full = SIZES["full"]
-    assert len(sentences) >= sum(full.sentences(split) for split in SPLITS)
+    for size in ("full", "large"):  # each split from its family of the shared split
+        plan = plan_corpus(sentences, SIZES[size], family_of=ding_split)
+        assert len({u.transcript for u in plan if u.split == "train"}) == (
+            SIZES[size].train_sentences + SIZES[size].extra_train_sentences)
     assert all(
         plain_sentence_transcript(spoken) == transcript for spoken, transcript in sentences[:100]
     )

@@ -85,9 +85,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     synth.add_argument(
         "--size",
-        choices=["tiny", "demo", "full"],
+        choices=["tiny", "demo", "full", "large"],
         default="demo",
-        help="tiny: 22 utterances (CI); demo: 640 (~0.5 h); full: 13200 (10+ h)",
+        help="tiny: 22 utterances (CI); demo: 640 (~0.5 h); full: 13200 (~10 h); large: full's "
+        "13200 plus 15000 training utterances of 7500 more sentences (~21 h)",
     )
     synth.add_argument(
         "--jobs", type=int, default=None, help="parallel processes (default: all cores)"

@@ -49,7 +49,12 @@ SPLITS = ("train", "dev", "test", "test_unseen_voice")
 
 @dataclass(frozen=True)
 class SynthSize:
-    """Sentences per split and utterances (distinct voices) per sentence."""
+    """Sentences per split and utterances (distinct voices) per sentence.
+
+    `extra_train_sentences` (with `extra_train_variants` voices each) are training sentences
+    planned after every other split, so a size that adds them to another's counts keeps that
+    size's utterances, test sets included, exactly (`large` is `full` plus 7,500 sentences).
+    """
 
     train_sentences: int
     dev_sentences: int
@@ -57,6 +62,8 @@ class SynthSize:
     unseen_voice_sentences: int
     train_variants: int
     eval_variants: int = 1
+    extra_train_sentences: int = 0
+    extra_train_variants: int = 2
 
     def sentences(self, split: str) -> int:
         return {
@@ -73,7 +80,9 @@ class SynthSize:
 SIZES = {
     "tiny": SynthSize(8, 2, 2, 2, train_variants=2),  # 22 utterances: CI, seconds
     "demo": SynthSize(260, 40, 40, 40, train_variants=2),  # 640 utterances, about 0.5 h
-    "full": SynthSize(4000, 400, 400, 400, train_variants=3),  # 13200 utterances, 10+ h
+    "full": SynthSize(4000, 400, 400, 400, train_variants=3),  # 13200 utterances, ~10 h
+    # full's 13200 utterances plus 7500 training sentences x 2 voices: 28200, ~21 h
+    "large": SynthSize(4000, 400, 400, 400, train_variants=3, extra_train_sentences=7500),
 }
 
 _PLAIN = re.compile(r"[A-Z][A-Za-z' ,;:-]*[a-z][.?!]")
@@ -145,29 +154,37 @@ def plan_corpus(
     for pool in families.values():
         rng.shuffle(pool)
     taken: dict[str, int] = {}
-    split_sentences = {}
-    for split in SPLITS:
+
+    def take(split: str, needed: int) -> list[tuple[str, str]]:
         family = _SHARED_FAMILY[split] if family_of else "all"
-        start, needed = taken.get(family, 0), size.sentences(split)
-        split_sentences[split] = families.get(family, [])[start : start + needed]
+        start = taken.get(family, 0)
+        chosen = families.get(family, [])[start : start + needed]
         taken[family] = start + needed
-        if len(split_sentences[split]) < needed:
+        if len(chosen) < needed:
             raise ValueError(
                 f"split {split} needs {needed} distinct sentences"
                 + (f" from the {family!r} part of the shared split" if family_of else "")
-                + f", only {len(split_sentences[split])} are left; choose a smaller size or "
+                + f", only {len(chosen)} are left; choose a smaller size or "
                 "provide more sentences"
             )
+        return chosen
+
+    # (split, first index, sentences, voices per sentence); the extra training sentences last
+    batches = [(split, 0, take(split, size.sentences(split)), size.variants(split))
+               for split in SPLITS]
+    if size.extra_train_sentences:
+        batches.append(("train", size.train_sentences,
+                        take("train", size.extra_train_sentences), size.extra_train_variants))
     voices = all_voices()
     pools = {
         "seen": [v for v in voices if not is_held_out(v)],
         "held_out": [v for v in voices if is_held_out(v)],
     }
     planned = []
-    for split in SPLITS:
+    for split, first, sentences_of_split, variants in batches:
         pool = pools["held_out" if split == "test_unseen_voice" else "seen"]
-        for index, (spoken, transcript) in enumerate(split_sentences[split]):
-            split_voices = draw_voices(pool, size.variants(split), flite_share, rng)
+        for index, (spoken, transcript) in enumerate(sentences_of_split, start=first):
+            split_voices = draw_voices(pool, variants, flite_share, rng)
             for variant, voice in enumerate(split_voices):
                 utt_id = f"{split}-{index:05d}-{variant}"
                 rendition = draw_rendition(voice, rng)

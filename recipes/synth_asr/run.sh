@@ -2,7 +2,7 @@
 # Conformer ASR on the embedded synthetic English speech corpus (espeak-ng + flite voices
 # reading Ding dictionary sentences).
 #
-#   recipes/synth_asr/run.sh [--stage N] [--stop-stage M] [--size tiny|demo|full]
+#   recipes/synth_asr/run.sh [--stage N] [--stop-stage M] [--size tiny|demo|full|large]
 #                            [--data-dir DIR] [--jobs N] [--seed S] [--vocab-size V]
 #                            [--model tiny|demo|xs|s|m] [--reuse none|g2|g4] [--max-steps N]
 #                            [--max-minutes M] [--exp-dir DIR] [--methods "M1 M2"]
@@ -71,8 +71,8 @@ done
 case "$size" in
   tiny) : "${vocab_size:=48}" "${model:=tiny}" "${max_steps:=300}" ;;
   demo) : "${vocab_size:=256}" "${model:=s}" ;;
-  full) : "${vocab_size:=256}" "${model:=s}" ;;
-  *) echo "--size must be tiny, demo or full (got $size)" >&2; exit 2 ;;
+  full|large) : "${vocab_size:=256}" "${model:=s}" ;;
+  *) echo "--size must be tiny, demo, full or large (got $size)" >&2; exit 2 ;;
 esac
 
 last_built=2  # the default --stop-stage (data only): training is a choice, it takes time
