@@ -25,7 +25,7 @@ import sys
 from pathlib import Path
 
 import torch
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from asr.model import ASRModel
 from echoformer.attention import Role
@@ -60,7 +60,7 @@ def grow_state_dict(source: dict[str, torch.Tensor], source_pattern: list[int],
     grown = {}
     for key, like in target.items():
         if not key.startswith(LAYERS + "."):
-            grown[key] = _fit(source[key], like, key)
+            grown[key] = _fit(_own(source, key), like, key)
             continue
         index, rest = key[len(LAYERS) + 1:].split(".", 1)
         layer = int(index)
@@ -69,8 +69,9 @@ def grow_state_dict(source: dict[str, torch.Tensor], source_pattern: list[int],
         weight = _fit(_layer_weight(source, src, leader[src], rest), like, key)
         if layer != first and rest.startswith(BRANCH_OUTPUTS):
             weight = torch.zeros_like(weight)  # a pass-through copy: branch off
-        elif layer != last and rest.startswith(FINAL_NORM):
-            weight = torch.ones_like(weight) if rest.endswith("weight") else torch.zeros_like(weight)
+        elif layer != last and rest.startswith(FINAL_NORM):  # identity: the last one scales
+            identity = torch.ones_like if rest.endswith("weight") else torch.zeros_like
+            weight = identity(weight)
         grown[key] = weight
     return grown
 
@@ -79,8 +80,8 @@ def _layer_weight(source: dict[str, torch.Tensor], layer: int, map_owner: int, r
                   ) -> torch.Tensor:
     """Source layer `layer`'s tensor for the target's parameter `rest` (within a layer)."""
     own = f"{LAYERS}.{layer}.{rest}"
-    if own in source:
-        return source[own]
+    if own in source or not rest.startswith("attention."):
+        return _own(source, own)
     kind = rest.split(".")[-1]  # weight / bias
     if rest.startswith("attention.value."):  # target follower, source computes its map
         return source[f"{LAYERS}.{layer}.attention.qkv.{kind}"].chunk(3)[2]
@@ -90,7 +91,14 @@ def _layer_weight(source: dict[str, torch.Tensor], layer: int, map_owner: int, r
         return torch.cat([*query_key, value])
     if rest.removeprefix("attention.") in MAP_WEIGHTS:
         return source[f"{LAYERS}.{map_owner}.{rest}"]
-    raise KeyError(f"{own}: no source for it")
+    return _own(source, own)
+
+
+def _own(source: dict[str, torch.Tensor], key: str) -> torch.Tensor:
+    if key not in source:
+        raise ModelDirError(f"{key}: the source model has no such weights; its architecture "
+                            "differs beyond depth and kernel (e.g. conv_norm), which cannot grow")
+    return source[key]
 
 
 def _fit(weight: torch.Tensor, like: torch.Tensor, key: str) -> torch.Tensor:
@@ -116,6 +124,9 @@ def grow(source_dir: Path, model_name: str, reuse_name: str, out: Path) -> Path:
         raise ModelDirError(f"{source_dir}: not a speech-recognition model")
     architecture = loaded.meta["architecture"]
     model = OmegaConf.merge(architecture["model"], _conf("asr_model", model_name))
+    if model.conv_norm != source.config.conv_norm:  # same shapes, another function
+        raise ModelDirError(f"asr_model={model_name} has conv_norm={model.conv_norm}, the source "
+                            f"{source.config.conv_norm}: only depth and the conv kernel can grow")
     reuse = ReuseConfig(**OmegaConf.to_container(_conf("reuse", reuse_name)))
     config = {"model": OmegaConf.to_container(model), "vocab_size": architecture["vocab_size"],
               "reuse_pattern": reuse.pattern_for(int(model.num_layers))}
@@ -128,7 +139,7 @@ def grow(source_dir: Path, model_name: str, reuse_name: str, out: Path) -> Path:
     return save_model_dir(out, target, target.state_dict(), source_dir / TOKENIZER_FILE, task)
 
 
-def _conf(group: str, name: str):
+def _conf(group: str, name: str) -> DictConfig:
     path = CONF_DIR / group / f"{name}.yaml"
     if not path.is_file():
         known = ", ".join(sorted(p.stem for p in path.parent.glob("*.yaml")))

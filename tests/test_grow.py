@@ -7,7 +7,8 @@ import torch
 
 from asr.grow import grow, grow_state_dict, main, source_layers
 from asr.model import ASRModel, ASRModelConfig
-from echoformer.model_dir import initialise_from, load_model_dir, save_model_dir
+from echoformer.model_dir import (ModelDirError, initialise_from, load_model_dir,
+                                  save_model_dir)
 from asr_fixtures import TINY, tokenizer_model, untrained_model_dir
 
 LAYERS = "encoder.blocks.layers"
@@ -99,3 +100,15 @@ def test_a_different_width_is_one_clear_error(tmp_path, capsys):
     assert not (tmp_path / "grown").exists()
     assert main([str(source_dir), str(tmp_path / "grown"), "--model", "huge"]) == 2
     assert "asr_model=huge" in capsys.readouterr().err
+
+
+def test_a_different_conv_norm_is_one_clear_error(tmp_path):
+    shape = dict(TINY.__dict__, d_model=64, ffn_dim=128, decoder_ffn_dim=128, conv_norm="layer")
+    layer_norm = model(2, [2], config=ASRModelConfig(**shape))
+    with pytest.raises(ModelDirError, match="conv_norm"):  # no running statistics to copy
+        batch_norm = model(2, [2], config=ASRModelConfig(**dict(shape, conv_norm="batch")))
+        grow_state_dict(layer_norm.state_dict(), [2], batch_norm.state_dict(), [2])
+    source_dir = save_model_dir(tmp_path / "source", layer_norm, layer_norm.state_dict(),
+                                tokenizer_model(tmp_path))
+    with pytest.raises(ModelDirError, match="conv_norm"):  # the same shapes the other way
+        grow(source_dir, "tiny", "none", tmp_path / "grown")
