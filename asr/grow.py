@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         out = grow(args.source, args.model, args.reuse, args.out)
-    except (ModelDirError, ValueError) as error:
+    except (ValueError, OSError) as error:  # ModelDirError is a ValueError; OSError: OUT
         print(f"asr.grow: {error}", file=sys.stderr)
         return 2
     print(f"wrote {out}: start asr-train asr_model={args.model} reuse={args.reuse} from it "

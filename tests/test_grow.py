@@ -76,7 +76,7 @@ def test_attention_weights_follow_the_reuse_roles(target_pattern):
                                source["decoder.embedding.weight"])
 
 
-def test_grow_writes_a_model_directory_a_training_run_can_start_from(tmp_path):
+def test_grow_writes_a_model_directory_a_training_run_can_start_from(tmp_path, capsys):
     spm = tokenizer_model(tmp_path)
     tiny_width = ASRModelConfig(d_model=64, n_heads=2, ffn_dim=128, num_layers=2,
                                 conv_kernel=5, decoder_layers=1, decoder_ffn_dim=128)
@@ -90,6 +90,10 @@ def test_grow_writes_a_model_directory_a_training_run_can_start_from(tmp_path):
     fresh = ASRModel.from_config(meta["architecture"])
     initialise_from(fresh, out, spm)
     torch.testing.assert_close(fresh.cmvn.mean, source.cmvn.mean)
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    assert main([str(source_dir), str(blocker / "grown"), "--model", "tiny"]) == 2
+    assert str(blocker) in capsys.readouterr().err  # one line naming it, no traceback
 
 
 def test_a_different_width_is_one_clear_error(tmp_path, capsys):
