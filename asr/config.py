@@ -26,7 +26,9 @@ class ASRDataConfig:
     utterances are left out. cache_features: keep fbank features in memory across epochs.
     speed_perturb: speed factors drawn per training utterance and read (e.g. [0.9,1.0,1.1];
     [] = off); batches are planned on unperturbed durations, so a batch can hold up to
-    1/min(factor) times max_batch_seconds of audio."""
+    1/min(factor) times max_batch_seconds of audio. vtlp: vocal-tract-length perturbation,
+    Kaldi VTLN warp factors drawn per training utterance and read (e.g. [0.9,1.0,1.1]: the
+    formants move up to 10% either way, pitch and tempo kept; [] = off)."""
 
     dir: str = "data/synth_asr"
     train: str = "train.jsonl"
@@ -39,6 +41,7 @@ class ASRDataConfig:
     max_utterances: int | None = None  # use only the first N training rows (smoke runs)
     dither: float = 0.0
     speed_perturb: list[float] = field(default_factory=list)
+    vtlp: list[float] = field(default_factory=list)
     cache_features: bool = True
     num_workers: int = 0
 

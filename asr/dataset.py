@@ -28,23 +28,31 @@ class SpeechDataset(Dataset):
     dither: fbank dither (training). speed_factors: speed perturbation (training): each time
     an utterance is read, its waveform is resampled by one of these factors drawn at random
     (torchaudio's SpeedPerturbation: 0.9 is 11% longer and lower in pitch and formants, so
-    the model hears more voices); empty = off. cache: keep computed features (small corpora,
-    many epochs; off when dither or speed perturbation is on, which change every read).
+    the model hears more voices); empty = off. vtlp_factors: vocal-tract-length perturbation:
+    each read's fbank is computed with one of these Kaldi VTLN warp factors drawn at random
+    (1.1 shows the spectrum 10% higher, as a shorter vocal tract would; tempo untouched);
+    empty = off. cache: keep computed features (small corpora, many epochs; off when dither
+    or a perturbation is on, which change every read).
     """
 
     def __init__(self, utterances: Sequence[Utterance], tokenizer: Tokenizer,
                  dither: float = 0.0, cache: bool = False,
-                 speed_factors: Sequence[float] = ()) -> None:
+                 speed_factors: Sequence[float] = (), vtlp_factors: Sequence[float] = ()
+                 ) -> None:
         if any(not f > 0 for f in speed_factors):
             raise ValueError(f"data.speed_perturb={list(speed_factors)}: every speed factor "
                              "must be > 0 (e.g. [0.9,1.0,1.1]; [] turns it off)")
+        if any(not f > 0 for f in vtlp_factors):
+            raise ValueError(f"data.vtlp={list(vtlp_factors)}: every warp factor must be > 0 "
+                             "(e.g. [0.9,1.0,1.1]; [] turns it off)")
         self.utterances = list(utterances)
         self.tokens = [tokenizer.encode(u.text) for u in self.utterances]
         self.dither = dither
         perturbed = any(f != 1.0 for f in speed_factors)
         self.speed = T.SpeedPerturbation(SAMPLE_RATE, list(speed_factors)) if perturbed else None
+        self.vtlp = list(vtlp_factors) if any(f != 1.0 for f in vtlp_factors) else []
         self._cache: dict[int, Tensor] | None = (
-            {} if cache and dither == 0 and self.speed is None else None)
+            {} if cache and dither == 0 and self.speed is None and not self.vtlp else None)
 
     def __len__(self) -> int:
         return len(self.utterances)
@@ -57,7 +65,8 @@ class SpeechDataset(Dataset):
             waveform = load_audio(utt.audio)
             if self.speed is not None:
                 waveform, _ = self.speed(waveform)
-            features = compute_fbank(waveform, dither=self.dither)
+            warp = self.vtlp[int(torch.randint(len(self.vtlp), ()))] if self.vtlp else 1.0
+            features = compute_fbank(waveform, dither=self.dither, vtln_warp=warp)
         except AudioError as err:
             raise AudioError(f"{err} (training utterance {index})") from err
         if self._cache is not None:

@@ -26,12 +26,17 @@ def compute_fbank(
     frame_length_ms: float = 25.0,
     frame_shift_ms: float = 10.0,
     dither: float = 0.0,
+    vtln_warp: float = 1.0,
 ) -> torch.Tensor:
     """Kaldi-compatible log-mel filterbank of a 16 kHz mono waveform.
 
     waveform: (samples,) float in [-1, 1]. Returns (frames, num_mel_bins) float32 with
     frames = 1 + (samples - 400) // 160 for the defaults (0 frames below 25 ms of audio).
     Use dither 0 at inference (deterministic); a small dither (e.g. 1e-5) may help training.
+    vtln_warp: Kaldi's vocal-tract-length warp: a mel bin that reads frequency f reads f / warp
+    instead (between 100 Hz and 7.5 kHz; piecewise linear to the band edges), so 1.1 shows the
+    spectrum 10% higher; 1.0 = none. Drawn per training read it is vocal-tract-length
+    perturbation (VTLP, Jaitly & Hinton 2013).
     """
     assert waveform.dim() == 1, f"expected (samples,), got {tuple(waveform.shape)}"
     if waveform.numel() < frame_length_ms * SAMPLE_RATE / 1000:
@@ -43,6 +48,7 @@ def compute_fbank(
         frame_shift=frame_shift_ms,
         dither=dither,
         sample_frequency=SAMPLE_RATE,
+        vtln_warp=vtln_warp,
     )
 
 

@@ -114,7 +114,7 @@ def _train(config: ASRTrainConfig, run_dir: Path, device: torch.device, world: W
               f"parameters, reuse pattern {pattern}, vocabulary {tokenizer.vocab_size}, device "
               f"{device}{processes}{start}", file=sys.stderr)
     train_set = SpeechDataset(train_utts, tokenizer, d.dither, d.cache_features,
-                              d.speed_perturb)
+                              d.speed_perturb, d.vtlp)
     valid_set = SpeechDataset(valid_utts, tokenizer, 0.0, d.cache_features)
     train_sampler = DurationBatchSampler(train_set.durations, d.max_batch_seconds,
                                          shuffle=True, seed=config.trainer.seed)

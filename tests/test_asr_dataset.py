@@ -1,4 +1,4 @@
-"""asr.dataset: duration-bucketed batches, padding and speed perturbation."""
+"""asr.dataset: duration-bucketed batches, padding, speed perturbation and VTLP."""
 
 import pytest
 import torch
@@ -71,3 +71,32 @@ def test_asr_train_takes_speed_factors_from_the_command_line():
     config = OmegaConf.to_object(train_config("data.speed_perturb=[0.9,1.0,1.1]"))
     assert config.data.speed_perturb == [0.9, 1.0, 1.1]
     assert OmegaConf.to_object(train_config()).data.speed_perturb == []
+
+
+def test_vtlp_draws_a_warp_per_read_and_moves_the_spectrum(tmp_path):
+    utt = Utterance(write_tone(tmp_path / "tone.wav", 1.0), 1.0, "the cat sat on the mat")
+    tokenizer = Tokenizer(tokenizer_model(tmp_path))
+    plain = SpeechDataset([utt], tokenizer, cache=True)
+    peak = int(plain[0][0].mean(0).argmax())
+    higher = SpeechDataset([utt], tokenizer, cache=True, vtlp_factors=[1.15])
+    assert higher[0][0] is not higher[0][0]  # every read is warped afresh: no cache
+    assert higher[0][0].shape == plain[0][0].shape  # tempo kept
+    assert int(higher[0][0].mean(0).argmax()) > peak  # the tone shows in a higher mel bin
+    torch.manual_seed(0)
+    mixed = SpeechDataset([utt], tokenizer, vtlp_factors=[0.85, 1.15])
+    peaks = {int(mixed[0][0].mean(0).argmax()) for _ in range(20)}
+    assert len(peaks) == 2 and min(peaks) < peak < max(peaks)
+    unchanged = SpeechDataset([utt], tokenizer, vtlp_factors=[1.0])
+    assert torch.equal(unchanged[0][0], plain[0][0])
+
+
+def test_a_warp_factor_that_is_not_positive_is_one_clear_error(tmp_path):
+    utt = Utterance(write_tone(tmp_path / "tone.wav", 1.0), 1.0, "the cat")
+    with pytest.raises(ValueError, match=r"data.vtlp=\[-1.0\].*> 0"):
+        SpeechDataset([utt], Tokenizer(tokenizer_model(tmp_path)), vtlp_factors=[-1.0])
+
+
+def test_asr_train_takes_warp_factors_from_the_command_line():
+    config = OmegaConf.to_object(train_config("data.vtlp=[0.9,1.0,1.1]"))
+    assert config.data.vtlp == [0.9, 1.0, 1.1]
+    assert OmegaConf.to_object(train_config()).data.vtlp == []
