@@ -28,7 +28,7 @@ class ASRDataConfig:
     [] = off); batches are planned on unperturbed durations, so a batch can hold up to
     1/min(factor) times max_batch_seconds of audio. vtlp: vocal-tract-length perturbation,
     Kaldi VTLN warp factors drawn per training utterance and read (e.g. [0.9,1.0,1.1]: the
-    formants move up to 10% either way, pitch and tempo kept; [] = off)."""
+    spectrum moves up to 10% down or up, tempo kept; [] = off)."""
 
     dir: str = "data/synth_asr"
     train: str = "train.jsonl"

@@ -13,6 +13,7 @@ from asr.audio import to_mono_16k
 from asr.cli import transcribe_main
 from asr.data.prepare import compute_cmvn, train_transcript_tokenizer
 from asr.data.synth_voices import Rendition, render_wav
+from asr.features import compute_fbank
 from asr.score import word_error_rate
 from asr.train import train
 from asr_fixtures import train_config
@@ -41,7 +42,7 @@ def _corpus(folder):
     return rows
 
 
-def test_a_tiny_model_trains_and_transcribes(tmp_path, capsys):
+def test_a_tiny_model_trains_and_transcribes(tmp_path, capsys, monkeypatch):
     data = tmp_path / "data"
     data.mkdir()
     rows = _corpus(data)
@@ -73,3 +74,15 @@ def test_a_tiny_model_trains_and_transcribes(tmp_path, capsys):
         tuned_losses = [float(r["loss"]) for r in csv.DictReader(log) if r["split"] == "train"]
     assert tuned_losses[0] < 0.2 * losses[0]
     assert str(model_dir) in (tuned / "model.yaml").read_text()
+
+    # data.vtlp reaches the training reads (validation stays unwarped).
+    warps = []
+
+    def recording_fbank(waveform, **options):
+        warps.append(options.get("vtln_warp", 1.0))
+        return compute_fbank(waveform, **options)
+
+    monkeypatch.setattr("asr.dataset.compute_fbank", recording_fbank)
+    config.trainer.max_steps, config.data.vtlp = 1, [1.1]
+    train(config, tmp_path / "warped")
+    assert 1.1 in warps and 1.0 in warps
