@@ -75,14 +75,17 @@ def test_a_tiny_model_trains_and_transcribes(tmp_path, capsys, monkeypatch):
     assert tuned_losses[0] < 0.2 * losses[0]
     assert str(model_dir) in (tuned / "model.yaml").read_text()
 
-    # data.vtlp reaches the training reads (validation stays unwarped).
-    warps = []
+    # data.vtlp and data.speed_perturb reach the training reads (validation stays as it is).
+    warps, samples = [], []
 
     def recording_fbank(waveform, **options):
         warps.append(options.get("vtln_warp", 1.0))
+        samples.append(len(waveform))
         return compute_fbank(waveform, **options)
 
     monkeypatch.setattr("asr.dataset.compute_fbank", recording_fbank)
-    config.trainer.max_steps, config.data.vtlp = 1, [1.1]
-    train(config, tmp_path / "warped")
+    config.trainer.max_steps, config.data.vtlp, config.data.speed_perturb = 1, [1.1], [0.8]
+    train(config, tmp_path / "perturbed")
     assert 1.1 in warps and 1.0 in warps
+    originals = {round(r["duration"] * 16000) for r in rows}
+    assert any(n not in originals for n in samples) and originals & set(samples)
