@@ -35,7 +35,7 @@ from echoformer.tokenizer import Tokenizer
 from echoformer.training import Trainer
 from echoformer.training.distributed import World, hydra_overrides, load_own, process_group
 from echoformer.device import resolve_device
-from echoformer.training.run_dir import check_resumable, start_from
+from echoformer.training.run_dir import check_resumable, describe_start, start_from
 from echoformer.training.evaluation import evaluate
 
 register()
@@ -106,8 +106,7 @@ def _train(config: ASRTrainConfig, run_dir: Path, device: torch.device, world: W
     world.on_main(lambda: check_resumable(run_dir, run_config, run_identity()))
     hours = sum(u.duration for u in train_utts) / 3600
     processes = f" × {world.size} processes" if world.is_distributed else ""
-    start = (f"; starting from the weights of {config.trainer.init_from}"
-             if config.trainer.init_from else "")
+    start = describe_start(run_dir, run_config["initialised_from"])
     if world.is_main:
         print(f"asr-train: {len(train_utts)} training utterances ({hours:.2f} h; {dropped} too "
               f"long left out), {len(valid_utts)} valid; {count_parameters(model):,} "

@@ -29,7 +29,7 @@ from echoformer.tokenizer import Tokenizer
 from echoformer.training import Trainer, TrainingSummary
 from echoformer.training.distributed import World, hydra_overrides, process_group
 from echoformer.device import resolve_device
-from echoformer.training.run_dir import check_resumable, start_from
+from echoformer.training.run_dir import check_resumable, describe_start, start_from
 from echoformer.training.evaluation import evaluate
 from nmt.config import NMTTrainConfig, register
 from nmt.data.dataset import TokenizedPairs
@@ -75,8 +75,7 @@ def _train(config: NMTTrainConfig, run_dir: Path, device: torch.device, world: W
     run_config["initialised_from"] = start_from(model, run_dir, config.trainer.init_from,
                                                 spm_path)
     processes = f" × {world.size} processes" if world.is_distributed else ""
-    start = (f"; starting from the weights of {config.trainer.init_from}"
-             if config.trainer.init_from else "")
+    start = describe_start(run_dir, run_config["initialised_from"])
     if world.is_main:
         print(f"nmt-train: {d.src_lang}->{d.tgt_lang}, {len(train_pairs)} training pairs "
               f"({train_pairs.left_out} too long or empty, left out), {len(valid_pairs)} "

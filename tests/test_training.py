@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from echoformer.training import (CheckpointStore, NonFiniteLossError, Trainer, TrainerConfig)
-from echoformer.training.run_dir import check_resumable, starting_point
+from echoformer.training.run_dir import check_resumable, describe_start, starting_point
 from echoformer.training.schedule import inverse_sqrt_factor
 
 
@@ -83,14 +83,17 @@ def test_a_resumed_run_keeps_the_record_of_the_weights_it_began_from(tmp_path):
     record = starting_point(tmp_path, "models/x", "aaa")
     assert record == {"path": "models/x", "weights_sha256": "aaa"}
     check_resumable(tmp_path, {"initialised_from": record}, {})
+    assert describe_start(tmp_path, record) == "; starting from the weights of models/x"
     # No checkpoint yet: a rerun starts from the folder's weights again, so records them anew.
     assert starting_point(tmp_path, "models/x", "bbb")["weights_sha256"] == "bbb"
     Trainer(Regression(), config(max_steps=5), tmp_path).fit(batches)
     # Resuming: the checkpoints carry the run on, whatever models/x holds by now.
     assert starting_point(tmp_path, "models/x", "bbb") == record
+    assert describe_start(tmp_path, record) == "; begun from the weights of models/x"
     # A run begun from random weights stays so when init_from is added on resuming.
     check_resumable(tmp_path, {"initialised_from": None}, {})
     assert starting_point(tmp_path, "models/x", "bbb") is None
+    assert describe_start(tmp_path, None) == ""
 
 
 def test_checkpoints_are_plain_state_dicts_written_without_leftovers(tmp_path):

@@ -51,8 +51,22 @@ def starting_point(run_dir: Path, init_from: str, weights_sha256: str) -> dict[s
     the folder may hold other weights by now, and the checkpoints, not the folder, carry the
     run on."""
     config_file = run_dir / RUN_CONFIG_FILE
-    if config_file.is_file() and any((run_dir / CHECKPOINT_DIR).glob("step_*.pt")):
+    if config_file.is_file() and has_checkpoints(run_dir):
         before = yaml.safe_load(config_file.read_text(encoding="utf-8")) or {}
         if "initialised_from" in before:  # absent in runs begun before it was recorded
             return before["initialised_from"]
     return {"path": init_from, "weights_sha256": weights_sha256}
+
+
+def has_checkpoints(run_dir: Path) -> bool:
+    """Whether a run in `run_dir` has saved a checkpoint, so that training there resumes."""
+    return any((run_dir / CHECKPOINT_DIR).glob("step_*.pt"))
+
+
+def describe_start(run_dir: Path, record: dict[str, str] | None) -> str:
+    """The start-up line's words on the run's first weights (`starting_point`'s record): empty
+    for random weights; a resumed run says what it began from, not that it starts from it."""
+    if record is None:
+        return ""
+    verb = "begun from" if has_checkpoints(run_dir) else "starting from"
+    return f"; {verb} the weights of {record['path']}"
