@@ -9,7 +9,8 @@ import torch
 
 from echoformer.model_dir import save_model_dir
 from echoformer.tokenizer import Tokenizer
-from nmt.model import TransformerNMT
+from nmt.bench import encoder_flops
+from nmt.model import NMTModelConfig, TransformerNMT
 from tiny_nmt import TINY, write_tiny_corpus
 
 BENCH = [sys.executable, "-m", "echoformer.bench.app", "suite=nmt", "quick=true", "threads=1"]
@@ -40,7 +41,9 @@ def test_nmt_suite_reports_decoding_encoder_and_agreement(quick_run):
     for r in results["decoding"]:
         assert r["sentences_per_s"] > 0 and r["tokens_per_s"] >= 0
     assert {r["batch"] for r in results["encoder"]} == {1, 8}
-    assert all(r["pattern"] == [4] for r in results["encoder"])
+    for r in results["encoder"]:
+        assert r["pattern"] == [4]
+        assert r["bound"] > 1 and r["of_bound"] == pytest.approx(r["speedup"] / r["bound"])
     agreement = results["agreement"]
     assert agreement["states"] > 0 and 0 <= agreement["top5_agreement"] <= 1
     assert "## SVD-softmax agreement" in (quick_run / "report.md").read_text()
@@ -101,3 +104,15 @@ def test_a_reuse_setting_that_does_not_fit_the_encoder_is_one_clear_error(
     assert run.returncode == 1 and "Traceback" not in run.stderr
     assert run.stderr.startswith(message)
     assert not (tmp_path / "results.json").exists()
+
+
+def test_the_encoder_bound_comes_from_the_operation_counts_of_the_pattern():
+    config = NMTModelConfig(d_model=64, heads=4, ff_dim=256, encoder_layers=4)
+    plain = encoder_flops(config, 30, [1, 1, 1, 1])
+    assert encoder_flops(config, 30, [1, 1, 2]) == encoder_flops(config, 30, [2, 1, 1])
+    # Each follower saves a layer's q/k projections, scores and softmax; P·V and FFN stay.
+    assert plain > encoder_flops(config, 30, [2, 2]) > encoder_flops(config, 30, [4])
+    assert plain / encoder_flops(config, 30, [4]) < 4 / 3
+    # Longer sources: the scores (L²) weigh more, so reuse may save more.
+    assert (plain / encoder_flops(config, 30, [4])
+            < encoder_flops(config, 300, [1] * 4) / encoder_flops(config, 300, [4]))
