@@ -4,7 +4,8 @@ accelerations give, in one run (loaded by `echoformer/bench/app.py`).
 - decoding: sentences/s and output tokens/s for each beam size × batch size, full softmax and
   SVD-softmax timed in alternation on the same sentences;
 - encoder: the model's encoder size with no reuse vs groups of `group_size`, or an explicit
-  reuse `pattern` (random weights: speed only), on the same sentences;
+  reuse `pattern` (random weights: speed only), on the same sentences, with the speed-up the
+  operation count allows (`encoder_flops`);
 - agreement: top-1/top-5 agreement of SVD-softmax with the full softmax on the trained
   decoder's real hidden states (teacher-forced on the references);
 - large vocabulary (`nmt.large_vocab` words, 0 = off): where SVD-softmax pays off most. The
