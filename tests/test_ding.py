@@ -6,12 +6,14 @@ import pytest
 
 from echoformer.data.ding import (
     DING_PATH,
+    clean_term,
     is_sentence_like,
     iter_ding_pairs,
     parse_ding_line,
     read_ding_sentence_pairs,
     split_sentence_alternatives,
     strip_tags,
+    term_pairs,
 )
 
 DING_FIXTURE = """\
@@ -84,7 +86,37 @@ def test_sentence_pairs_cross_alternatives_and_keep_only_sentence_like(ding_file
     ]
 
 
+@pytest.mark.parametrize("part, term", [
+    ("Weinschaumcreme; Zabaglione; Sabayon", "Weinschaumcreme"),  # the first alternative
+    ("jdn. fassen; fangen", "fassen"),                           # German placeholders
+    ("to give sb. sth.", "to give"),                             # English placeholders
+    ("sb.'s house", "house"),
+    ("etw.s Wert", "Wert"),
+    ("Gebläseluft (Metallurgie)", "Gebläseluft"),                # remarks in parentheses
+    ("Health Service Journal /HSJ/", "Health Service Journal"),  # abbreviations
+    ("I think so.", "I think so."),                              # "so." ends a sentence here
+    ("er/sie erbt", ""),                                         # alternatives in one word
+    ("jdn. … lassen", ""),                                       # gaps
+    ("(etw.)", ""),
+])
+def test_clean_term_keeps_the_first_plain_alternative(part, term):
+    assert clean_term(part) == term
+
+
+def test_term_pairs_leave_out_sentences_and_parts_with_nothing_plain():
+    parts = [("Aal", "eel"), ("Er ist heute krank.", "He is ill today."),
+             ("er/sie erbt", "he/she inherits"), ("jdn. fassen; fangen", "to capture sb."),
+             ("Aal", "eel")]
+    assert term_pairs(parts) == [("Aal", "eel"), ("fassen", "to capture")]
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not DING_PATH.is_file(), reason="trans-de-en is not installed")
 def test_installed_dictionary_gives_tens_of_thousands_of_sentence_pairs():
     assert 15_000 < len(read_ding_sentence_pairs()) < 30_000
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not DING_PATH.is_file(), reason="trans-de-en is not installed")
+def test_installed_dictionary_gives_hundreds_of_thousands_of_term_pairs():
+    assert 250_000 < len(term_pairs(iter_ding_pairs())) < 450_000

@@ -121,6 +121,26 @@ def test_ding_split_is_reproducible(tmp_path, ding_corpus):
         assert (again / name).read_bytes() == (ding_corpus / name).read_bytes()
 
 
+def test_terms_follow_the_sentences_in_train_only_and_never_a_held_out_sentence(tmp_path):
+    ding = write_ding_fixture(tmp_path / "de-en")
+    plain = tmp_path / "plain"
+    prepare_ding(plain, ding, use_gettext=False, seed=7, valid_fraction=0.2, test_fraction=0.2,
+                 min_eval_pairs=1)
+    held_out = read_split(plain, "test", "en")[0]  # the same sentence as a term (no end mark)
+    with ding.open("a", encoding="utf-8") as lines:
+        lines.write("Aal {m} | jdn. fassen :: eel | to capture sb.\n")
+        lines.write(f"Die Katze wartet dort :: {held_out.rstrip('.')}\n")
+    out = tmp_path / "terms"
+    stats = prepare_ding(out, ding, use_gettext=False, seed=7, valid_fraction=0.2,
+                         test_fraction=0.2, min_eval_pairs=1, terms=True)
+    assert stats["terms"] == {"added": 3, "held_out": 1}  # and ("sentence", "Satz")
+    train = list(zip(read_split(out, "train", "en"), read_split(out, "train", "de")))
+    assert train[:-3] == list(zip(read_split(plain, "train", "en"), read_split(plain, "train", "de")))
+    assert train[-3:] == [("sentence", "Satz"), ("eel", "Aal"), ("to capture", "fassen")]
+    for split in ("valid", "test"):
+        assert read_split(out, split, "en") == read_split(plain, split, "en")
+
+
 def test_too_small_test_split_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="min_eval_pairs"):
         prepare_ding(tmp_path / "out", write_ding_fixture(tmp_path / "de-en"), use_gettext=False,

@@ -3,6 +3,9 @@
 A line reads ``de part | de part … :: en part | en part …``; the ``|``-separated parts of the two
 sides align one to one. Inside a part, ``;`` separates alternatives and ``{…}`` ``[…]`` ``<…>``
 carry grammar, usage and search tags. Lines starting with ``#`` are comments.
+
+Most parts are words and phrases (~370K of the ~390K), not sentences: ``term_pairs`` turns them
+into short training pairs (the first alternative of each side, placeholders and remarks removed).
 """
 
 from __future__ import annotations
@@ -17,6 +20,11 @@ MIN_SENTENCE_WORDS = 4
 
 _TAG = re.compile(r"\{[^{}]*\}|\[[^\[\]]*\]|<[^<>]*>")
 _SPACE_BEFORE_PUNCT = re.compile(r"\s+([.,;:!?])")
+# Dictionary conventions that are not text: object placeholders (``to give sb. sth.``,
+# ``jdm. etw. geben``), remarks in parentheses, abbreviations between slashes (``/HSJ/``).
+_PLACEHOLDER = re.compile(
+    r"(?<![\w.])(?:sb|sth|jd|jdn|jdm|jds|etw)\.(?:'s|s)?(?!\w)", re.IGNORECASE)
+_REMARK = re.compile(r"\([^()]*\)|/[^/\s][^/]*/")
 
 
 def strip_tags(text: str) -> str:
@@ -101,3 +109,34 @@ def sentence_pairs(part_pairs: Iterable[tuple[str, str]]) -> list[tuple[str, str
 def read_ding_sentence_pairs(path: str | Path = DING_PATH) -> list[tuple[str, str]]:
     """Distinct sentence-like (german, english) pairs of the Ding file, alternatives crossed."""
     return sentence_pairs(iter_ding_pairs(path))
+
+
+def clean_term(part: str) -> str:
+    """The first ``;`` alternative of a dictionary part without placeholders, remarks in
+    parentheses and ``/ABBR/`` abbreviations: ``"jdn. fassen; fangen"`` → ``"fassen"``.
+
+    Gives ``""`` when nothing plain is left, or the rest still holds ``/`` or ``…`` (``er/sie``
+    alternatives, gaps): such parts teach no clean translation.
+    """
+    first = part.split(";", 1)[0]
+    text = " ".join(_PLACEHOLDER.sub(" ", _REMARK.sub(" ", first)).split())
+    text = _SPACE_BEFORE_PUNCT.sub(r"\1", text).strip(" ,:")
+    if not text or any(mark in text for mark in ("/", "…", "...", "(", ")")):
+        return ""
+    return text
+
+
+def term_pairs(part_pairs: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Distinct (german, english) word and phrase pairs among ``part_pairs``, in input order.
+
+    The parts that are not sentence-like (see ``is_sentence_like``), each side cleaned by
+    ``clean_term``; a pair with an empty side is left out.
+    """
+    pairs: dict[tuple[str, str], None] = {}
+    for german, english in part_pairs:
+        if is_sentence_like(english, german):
+            continue
+        de, en = clean_term(german), clean_term(english)
+        if de and en:
+            pairs[(de, en)] = None
+    return list(pairs)

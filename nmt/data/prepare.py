@@ -21,7 +21,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from echoformer.data.ding import DING_PATH, iter_ding_pairs, sentence_pairs
+from echoformer.data.ding import DING_PATH, iter_ding_pairs, sentence_pairs, term_pairs
 from echoformer.data.gettext_pairs import find_german_catalogues, read_gettext_pairs
 from echoformer.tokenizer import train_sentencepiece
 from nmt.data.corpus import LengthFilter, Pair, clean_pairs, split_by_english, with_asr_copies
@@ -52,6 +52,21 @@ def english_overlap(splits: dict[str, list[Pair]], english_side: int) -> dict[st
     return {split: len(keys(split) & train) for split in SPLITS if split != "train"}
 
 
+def with_terms(train: list[Pair], terms: list[Pair], splits: dict[str, list[Pair]],
+               length_filter: LengthFilter) -> tuple[list[Pair], dict[str, int]]:
+    """``train`` followed by the ``(english, german)`` term pairs that pass ``length_filter``,
+    are not in train already and whose English is no valid or test sentence; and the counts
+    (``added``, ``held_out``: left out for the English of a valid/test sentence)."""
+    held_out = {english_split_key(english) for split in ("valid", "test")
+                for english, _ in splits[split]}
+    cleaned, _ = clean_pairs(terms, length_filter)
+    present = set(train)
+    added = [pair for pair in cleaned
+             if pair not in present and english_split_key(pair[0]) not in held_out]
+    left_out = sum(english_split_key(pair[0]) in held_out for pair in cleaned)
+    return train + added, {"added": len(added), "held_out": left_out}
+
+
 def _finish(out_dir: Path, splits: dict[str, list[Pair]], langs: tuple[str, str],
             stats: dict, started: float) -> dict:
     write_corpus(out_dir, splits, langs)
@@ -73,16 +88,20 @@ def prepare_ding(
     test_fraction: float = DING_TEST_FRACTION,
     min_eval_pairs: int = 1000,
     asr_copies: bool = True,
+    terms: bool = False,
     progress: bool = False,
 ) -> dict:
     """English–German corpus from Ding sentence-like pairs (+ gettext pairs); returns the stats.
 
     Splits by a seeded hash of the English side, so no English sentence is in two splits; raises
     ``ValueError`` when valid or test gets fewer than ``min_eval_pairs`` pairs. Train also gets an
-    ASR-style copy of each pair (lower-case English without punctuation) when ``asr_copies``.
+    ASR-style copy of each pair (lower-case English without punctuation) when ``asr_copies``,
+    and, when ``terms``, the dictionary's word and phrase pairs (``term_pairs``) after its
+    sentences, except those whose English is a valid or test sentence.
     """
     started = time.perf_counter()
-    parts = tqdm(iter_ding_pairs(ding_path), desc="Ding parts", unit=" parts", disable=not progress)
+    parts = list(tqdm(iter_ding_pairs(ding_path), desc="Ding parts", unit=" parts",
+                      disable=not progress))
     ding = [(english, german) for german, english in sentence_pairs(parts)]
     stats: dict = {"mode": "ding", "langs": ["en", "de"], "sources": {"ding": len(ding)}}
     gettext: list[Pair] = []
@@ -101,6 +120,9 @@ def prepare_ding(
             )
     if asr_copies:
         splits["train"], stats["asr_copies_in_train"] = with_asr_copies(splits["train"])
+    if terms:
+        splits["train"], stats["terms"] = with_terms(
+            splits["train"], [(en, de) for de, en in term_pairs(parts)], splits, length_filter)
     stats["cleaning"] = dict(counts)
     stats["settings"] = {"ding_path": str(ding_path), "seed": seed, "valid_fraction": valid_fraction,
                          "test_fraction": test_fraction, "length_filter": asdict(length_filter)}
@@ -197,6 +219,10 @@ def build_parser() -> argparse.ArgumentParser:
     ding.add_argument("--test-fraction", type=float, default=DING_TEST_FRACTION, help="default %(default)s")
     ding.add_argument("--min-eval-pairs", type=int, default=1000,
                       help="fail when valid or test has fewer pairs (default %(default)s)")
+    ding.add_argument("--terms", action="store_true",
+                      help="also train on the dictionary's word and phrase pairs (~350K short "
+                           "pairs, first alternative of each side, placeholders such as sb./jdn. "
+                           "removed), none whose English is a valid or test sentence")
     _length_filter_options(ding)
 
     local = commands.add_parser("local", help="a local line-aligned parallel corpus (IWSLT/WMT style)")
@@ -228,7 +254,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "ding":
             stats = prepare_ding(args.out, args.ding_path, not args.no_gettext, length_filter,
                                  args.seed, args.valid_fraction, args.test_fraction,
-                                 args.min_eval_pairs, not args.no_asr_copies, progress=True)
+                                 args.min_eval_pairs, not args.no_asr_copies, args.terms,
+                                 progress=True)
         else:
             files = {split: (getattr(args, f"{split}_src"), getattr(args, f"{split}_tgt"))
                      for split in SPLITS}
