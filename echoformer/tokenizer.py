@@ -113,6 +113,18 @@ class Tokenizer:
         """Subword ids of ``text``, optionally framed by bos/eos."""
         return self._processor.encode(text, add_bos=add_bos, add_eos=add_eos)
 
+    def sample(self, text: str, alpha: float) -> list[int]:
+        """One segmentation of ``text`` drawn at random (subword regularisation, Kudo 2018): a
+        unigram model samples from its segmentations with probabilities ∝ P^alpha; a BPE model
+        drops merges with probability ``alpha`` (BPE-dropout). Reproducible after
+        ``seed_sampling``."""
+        return self._processor.encode(text, enable_sampling=True, alpha=alpha, nbest_size=-1)
+
+    @staticmethod
+    def seed_sampling(seed: int) -> None:
+        """Seed the random segmentations of ``sample`` (sentencepiece's one generator)."""
+        spm.set_random_generator_seed(seed)
+
     def decode(self, ids: Iterable[int]) -> str:
         """Text of ``ids``; pad, bos and eos ids are dropped."""
         return self._processor.decode([int(i) for i in ids if i not in (PAD_ID, BOS_ID, EOS_ID)])

@@ -21,7 +21,11 @@ from nmt.model import NMTModelConfig
 class DataConfig:
     """dir: a folder from `python -m nmt.data.prepare` ({split}.{lang} files). The direction
     is src_lang -> tgt_lang. spm: the sentencepiece model (default dir/spm.model).
-    max_tokens: padded tokens per training batch (× trainer.accumulate per update)."""
+    max_tokens: padded tokens per training batch (× trainer.accumulate per update).
+    subword_alpha: subword regularisation (Kudo 2018) when > 0: each epoch the training pairs
+    are segmented anew at random, sentencepiece sampling with this alpha (unigram models:
+    smaller is more varied, 0.1-0.3 usual; BPE models: the merge dropout rate); 0 = always the
+    best segmentation. Validation and decoding always use the best one."""
 
     dir: str = "data/ding_nmt"
     src_lang: str = "en"
@@ -29,6 +33,7 @@ class DataConfig:
     spm: str | None = None
     max_tokens: int = 4096
     valid_max_tokens: int = 8192
+    subword_alpha: float = 0.0
 
 
 @dataclass

@@ -31,8 +31,9 @@ from echoformer.training.distributed import World, hydra_overrides, process_grou
 from echoformer.device import resolve_device
 from echoformer.training.run_dir import check_resumable, describe_start, start_from
 from echoformer.training.evaluation import evaluate
-from nmt.config import NMTTrainConfig, register
-from nmt.data.dataset import TokenizedPairs
+from nmt.config import DataConfig, NMTTrainConfig, register
+from nmt.data.dataset import SampledPairs, TokenizedPairs
+from nmt.data.prepare import asr_copies_in_train
 from nmt.model import TransformerNMT, parameter_count
 
 register()
@@ -66,6 +67,11 @@ def _train(config: NMTTrainConfig, run_dir: Path, device: torch.device, world: W
     train_pairs, valid_pairs = (
         TokenizedPairs.load(Path(d.dir), split, d.src_lang, d.tgt_lang, tokenizer,
                             config.model.max_length) for split in ("train", "valid"))
+    training_batches = train_pairs.batches
+    if d.subword_alpha:
+        training_batches = SampledPairs.load(Path(d.dir), "train", d.src_lang, d.tgt_lang,
+                                             tokenizer, config.model.max_length,
+                                             d.subword_alpha).batches
     pattern = config.reuse.pattern_for(config.model.encoder_layers)
     torch.manual_seed(config.trainer.seed)
     model = TransformerNMT(config.model, tokenizer.vocab_size, pattern, config.softmax)
@@ -76,16 +82,19 @@ def _train(config: NMTTrainConfig, run_dir: Path, device: torch.device, world: W
                                                 spm_path)
     processes = f" × {world.size} processes" if world.is_distributed else ""
     start = describe_start(run_dir, run_config["initialised_from"])
+    sampling = (f"; training pairs segmented anew each epoch (subword_alpha {d.subword_alpha})"
+                if d.subword_alpha else "")
     if world.is_main:
         print(f"nmt-train: {d.src_lang}->{d.tgt_lang}, {len(train_pairs)} training pairs "
               f"({train_pairs.left_out} too long or empty, left out), {len(valid_pairs)} "
               f"valid; {parameter_count(model):,} parameters, reuse pattern {pattern}, device "
-              f"{device}{processes}{start}", file=sys.stderr)
+              f"{device}{processes}{start}{sampling}", file=sys.stderr)
+        warn_of_asr_copies_as_targets(d)
     # Only now: a run that failed to start leaves nothing behind.
     world.on_main(lambda: check_resumable(run_dir, run_config, run_identity()))
     seed = config.trainer.seed
     summary = Trainer(model, config.trainer, run_dir, device, world).fit(
-        lambda epoch: train_pairs.batches(d.max_tokens, seed + epoch),
+        lambda epoch: training_batches(d.max_tokens, seed + epoch),
         lambda: valid_pairs.batches(d.valid_max_tokens, None))
     if not world.is_main:
         return run_dir / MODEL_DIR  # written by rank 0
@@ -101,6 +110,17 @@ def _train(config: NMTTrainConfig, run_dir: Path, device: torch.device, world: W
           f"(ppl {averaged_valid.get('ppl', float('nan')):.2f}); model directory {model_dir}",
           file=sys.stderr)
     return model_dir
+
+
+def warn_of_asr_copies_as_targets(data: DataConfig) -> None:
+    """A warning on stderr when English is the target and train holds ASR-style English copies
+    (lower case, no punctuation: made for an English source)."""
+    copies = asr_copies_in_train(Path(data.dir)) if data.tgt_lang == "en" else 0
+    if copies:
+        print(f"nmt-train: warning: {data.dir}/train.en holds {copies} ASR-style copies of English "
+              f"sentences (lower case, no punctuation); as targets ({data.src_lang}->en) they teach "
+              "the model to drop case and punctuation. Prepare the corpus with --no-asr-copies "
+              "(recipes/ding_nmt/run.sh --no-asr-copies).", file=sys.stderr)
 
 
 def task_info(config: NMTTrainConfig, model: TransformerNMT, summary: TrainingSummary,

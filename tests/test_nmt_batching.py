@@ -7,7 +7,7 @@ import torch
 
 from echoformer.tokenizer import BOS_ID, EOS_ID, PAD_ID, Tokenizer
 from nmt.data.batching import collate, token_batches
-from nmt.data.dataset import TokenizedPairs
+from nmt.data.dataset import SampledPairs, TokenizedPairs
 from tiny_nmt import write_tiny_corpus
 
 LENGTHS = [random.Random(0).randint(1, 40) for _ in range(300)]
@@ -58,3 +58,21 @@ def test_a_missing_split_file_names_the_file_and_the_fix(tmp_path):
     corpus = write_tiny_corpus(tmp_path)
     with pytest.raises(FileNotFoundError, match="valid.fr not found.*nmt.data.prepare"):
         TokenizedPairs.load(corpus, "valid", "en", "fr", Tokenizer(corpus / "spm.model"), 32)
+
+
+def test_sampled_segmentations_are_reproducible_per_seed_and_spell_the_same_text(tmp_path):
+    corpus = write_tiny_corpus(tmp_path)
+    tokenizer = Tokenizer(corpus / "spm.model")
+    sampled = SampledPairs.load(corpus, "train", "en", "de", tokenizer, 64, alpha=0.1)
+    best = TokenizedPairs.load(corpus, "train", "en", "de", tokenizer, 64)
+    first, again, other = sampled.segmented(1), sampled.segmented(1), sampled.segmented(2)
+    assert first == again and first.sources != other.sources
+    assert first.sources != best.sources  # not the best segmentation every time
+    assert [tokenizer.decode(ids) for ids in first.targets] == [
+        tokenizer.decode(ids) for ids in best.targets]
+
+
+def test_a_subword_alpha_outside_0_1_is_a_clear_error(tmp_path):
+    corpus = write_tiny_corpus(tmp_path)
+    with pytest.raises(ValueError, match="subword_alpha=1.5"):
+        SampledPairs.load(corpus, "train", "en", "de", Tokenizer(corpus / "spm.model"), 64, 1.5)

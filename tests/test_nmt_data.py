@@ -170,6 +170,14 @@ def test_local_corpus_is_written_by_language_with_copies_in_train_only(tmp_path)
                                                           "Das ist test Zeile one."]
 
 
+def test_local_corpus_into_english_gets_no_asr_style_copies(tmp_path):
+    files = write_local_corpus(tmp_path)
+    flipped = {split: (tgt, src) for split, (src, tgt) in files.items()}
+    stats = prepare_local(tmp_path / "out", flipped, "de", "en")
+    assert stats["pairs"] == {"train": 6, "valid": 2, "test": 2}
+    assert "asr_copies_in_train" not in stats
+
+
 def test_local_line_count_mismatch_names_files_and_counts(tmp_path):
     files = write_local_corpus(tmp_path)
     files["valid"][1].write_text("Nur eine Zeile.\n", encoding="utf-8")

@@ -14,9 +14,10 @@ from hydra.errors import ConfigCompositionException
 from echoformer.config_schema import to_dataclass
 from echoformer.paths import CONF_DIR
 from echoformer.reuse import ReusePatternError
-from nmt.config import NMTTrainConfig
+from nmt.config import DataConfig, NMTTrainConfig
+from nmt.data.dataset import SampledPairs
 from nmt.score import corpus_scores
-from nmt.train import train
+from nmt.train import train, warn_of_asr_copies_as_targets
 from nmt.translate import Translator
 from tiny_nmt import TINY, write_tiny_corpus
 
@@ -133,3 +134,28 @@ def test_nmt_train_reports_a_bad_override_without_a_traceback(tmp_path):
     assert result.returncode != 0
     assert "trainer.accumulate=0: must be ≥ 1" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("src, tgt, warned", [("de", "en", True), ("en", "de", False)])
+def test_asr_style_english_copies_as_targets_are_warned_of(tmp_path, capsys, src, tgt, warned):
+    (tmp_path / "stats.json").write_text('{"langs": ["en", "de"], "asr_copies_in_train": 7}')
+    warn_of_asr_copies_as_targets(DataConfig(dir=str(tmp_path), src_lang=src, tgt_lang=tgt))
+    err = capsys.readouterr().err
+    assert ("7 ASR-style copies" in err and "--no-asr-copies" in err) is warned
+    assert bool(err) is warned
+
+
+def test_subword_sampling_segments_the_training_pairs_anew_each_epoch(corpus, tmp_path,
+                                                                    monkeypatch):
+    seeds = []
+    segmented = SampledPairs.segmented
+    monkeypatch.setattr(SampledPairs, "segmented",
+                        lambda self, seed: seeds.append(seed) or segmented(self, seed))
+    config = tiny_config(corpus, max_steps=60)
+    config.data.subword_alpha = 0.3
+    train(config, tmp_path / "run")
+    with open(tmp_path / "run" / "train_log.csv", newline="") as stream:
+        rows = [row for row in csv.DictReader(stream) if row["split"] == "train"]
+    assert float(rows[-1]["nll"]) < 0.7 * float(rows[0]["nll"])
+    epochs = int(rows[-1]["epoch"]) + 1
+    assert epochs > 1 and seeds == [config.trainer.seed + epoch for epoch in range(epochs)]

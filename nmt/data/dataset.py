@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +11,17 @@ from torch import Tensor
 from echoformer.tokenizer import Tokenizer
 from nmt.data.batching import collate, token_batches
 from nmt.data.local import read_parallel
+
+
+def split_files(data_dir: Path, split: str, src_lang: str, tgt_lang: str) -> list[Path]:
+    """`data_dir/{split}.{src_lang}` and `.{tgt_lang}`; a clear error when one is missing."""
+    files = [Path(data_dir) / f"{split}.{lang}" for lang in (src_lang, tgt_lang)]
+    for path in files:
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"{path} not found: prepare the corpus (`python -m nmt.data.prepare ding "
+                f"--out {data_dir}`) or set data.dir, data.src_lang and data.tgt_lang")
+    return files
 
 
 @dataclass
@@ -26,24 +37,25 @@ class TokenizedPairs:
              tokenizer: Tokenizer, max_length: int) -> TokenizedPairs:
         """Read and encode `data_dir/{split}.{src_lang,tgt_lang}`; pairs with an empty side or
         one longer than `max_length` tokens (end token included) are left out and counted."""
-        data_dir = Path(data_dir)
-        files = [data_dir / f"{split}.{lang}" for lang in (src_lang, tgt_lang)]
-        for path in files:
-            if not path.is_file():
-                raise FileNotFoundError(
-                    f"{path} not found: prepare the corpus (`python -m nmt.data.prepare ding "
-                    f"--out {data_dir}`) or set data.dir, data.src_lang and data.tgt_lang")
+        files = split_files(data_dir, split, src_lang, tgt_lang)
+        pairs = cls.encode(read_parallel(*files), tokenizer.encode, max_length)
+        if not pairs.sources:
+            raise ValueError(f"{files[0]} / {files[1]}: no usable pairs (all empty or longer "
+                             f"than max_length={max_length} tokens)")
+        return pairs
+
+    @classmethod
+    def encode(cls, texts: Iterable[tuple[str, str]], encode: Callable[[str], list[int]],
+               max_length: int) -> TokenizedPairs:
+        """`texts` (source, target) encoded by `encode`, too long or empty pairs left out."""
         sources, targets, left_out = [], [], 0
-        for source, target in read_parallel(*files):
-            s, t = tokenizer.encode(source), tokenizer.encode(target)
+        for source, target in texts:
+            s, t = encode(source), encode(target)
             if len(s) + 1 > max_length or len(t) + 1 > max_length or not s or not t:
                 left_out += 1
                 continue
             sources.append(s)
             targets.append(t)
-        if not sources:
-            raise ValueError(f"{files[0]} / {files[1]}: no usable pairs (all empty or longer "
-                             f"than max_length={max_length} tokens)")
         return cls(sources, targets, left_out)
 
     def __len__(self) -> int:
@@ -58,3 +70,34 @@ class TokenizedPairs:
         for indices in token_batches(self.lengths(), max_tokens, seed):
             yield collate([self.sources[i] for i in indices],
                           [self.targets[i] for i in indices])
+
+
+@dataclass
+class SampledPairs:
+    """A training split segmented anew for each epoch (subword regularisation): the batches
+    of `seed` come from segmentations drawn with `Tokenizer.sample(text, alpha)` after seeding
+    it with `seed`, so the same seed gives the same batches (training resume relies on it)."""
+
+    texts: list[tuple[str, str]]
+    tokenizer: Tokenizer
+    alpha: float
+    max_length: int
+
+    @classmethod
+    def load(cls, data_dir: Path, split: str, src_lang: str, tgt_lang: str,
+             tokenizer: Tokenizer, max_length: int, alpha: float) -> SampledPairs:
+        if not 0 < alpha <= 1:
+            raise ValueError(f"data.subword_alpha={alpha}: use a value in (0, 1], or 0 for the "
+                             "best segmentation only")
+        return cls(read_parallel(*split_files(data_dir, split, src_lang, tgt_lang)), tokenizer,
+                   alpha, max_length)
+
+    def segmented(self, seed: int) -> TokenizedPairs:
+        """One random segmentation of every pair, drawn after seeding with `seed`."""
+        self.tokenizer.seed_sampling(seed)
+        return TokenizedPairs.encode(self.texts, lambda text: self.tokenizer.sample(text, self.alpha),
+                                     self.max_length)
+
+    def batches(self, max_tokens: int, seed: int) -> Iterator[dict[str, Tensor]]:
+        """Batches of this epoch's segmentation (see `TokenizedPairs.batches`)."""
+        return self.segmented(seed).batches(max_tokens, seed)

@@ -140,7 +140,8 @@ def prepare_local(
     """Corpus from local line-aligned files ``files[split] = (source, target)``; returns stats.
 
     Every split is normalised (NFC, tidy spaces); only train is length-filtered, de-duplicated
-    and, when one language is ``en`` and ``asr_copies``, given ASR-style English copies.
+    and, when the source language is ``en`` and ``asr_copies``, given ASR-style English copies
+    (as targets they would teach a model to drop case and punctuation).
     """
     started = time.perf_counter()
     if src_lang == tgt_lang:
@@ -155,9 +156,8 @@ def prepare_local(
     stats["cleaning_train"] = dict(counts)
     for split in ("valid", "test"):
         splits[split] = [(normalize_text(a), normalize_text(b)) for a, b in splits[split]]
-    if asr_copies and "en" in (src_lang, tgt_lang):
-        english_side = (src_lang, tgt_lang).index("en")
-        splits["train"], stats["asr_copies_in_train"] = with_asr_copies(splits["train"], english_side)
+    if asr_copies and src_lang == "en":
+        splits["train"], stats["asr_copies_in_train"] = with_asr_copies(splits["train"])
     stats["settings"] = {"length_filter": asdict(length_filter)}
     return _finish(Path(out_dir), splits, (src_lang, tgt_lang), stats, started)
 
@@ -173,6 +173,15 @@ def corpus_languages(data_dir: Path) -> list[str]:
             f"No train.<lang> files in {data_dir}; run `python -m nmt.data.prepare ding` first."
         )
     return langs
+
+
+def asr_copies_in_train(data_dir: Path) -> int:
+    """How many ASR-style English copies the corpus in ``data_dir`` put in train (its stats.json;
+    0 without one)."""
+    stats_path = Path(data_dir) / STATS_FILE
+    if not stats_path.is_file():
+        return 0
+    return int(json.loads(stats_path.read_text()).get("asr_copies_in_train", 0))
 
 
 def _lines(paths: Iterable[Path]) -> Iterable[str]:
