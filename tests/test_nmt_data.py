@@ -1,6 +1,7 @@
 """Building NMT corpora (nmt.data): cleaning, splitting, ASR-style copies, local files, CLI."""
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -207,3 +208,19 @@ def test_cli_prepares_local_corpus_and_trains_joint_sentencepiece(tmp_path, caps
 def test_cli_reports_missing_ding_file_without_traceback(tmp_path, capsys):
     assert main(["ding", "--ding-path", str(tmp_path / "absent"), "--out", str(tmp_path)]) == 2
     assert "apt-get install trans-de-en" in capsys.readouterr().err
+
+
+def test_recipe_stage_1_passes_terms_and_no_asr_copies_to_the_corpus(tmp_path):
+    # 18,000 sentence pairs: enough for the recipe's 1,000-pair valid and test splits
+    lines = [f"Satz {i} {j} {k} ist hier. :: Person {i} waits at place {j} {k}."
+             for i in range(30) for j in range(30) for k in range(20)]
+    ding = tmp_path / "de-en"
+    ding.write_text("\n".join(lines + ["Aal {m} :: eel"]) + "\n", encoding="utf-8")
+    out = tmp_path / "corpus"
+    recipe = Path(__file__).resolve().parents[1] / "recipes/ding_nmt/run.sh"
+    subprocess.run(["bash", str(recipe), "--stage", "1", "--stop-stage", "1", "--ding-path",
+                    str(ding), "--data-dir", str(out), "--terms", "--no-asr-copies"],
+                   check=True, capture_output=True)
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["terms"]["added"] == 1 and "asr_copies_in_train" not in stats
+    assert read_split(out, "train", "en")[-1] == "eel"

@@ -2,14 +2,16 @@
 # English↔German NMT on the Ding dictionary (+ gettext catalogues). Run from anywhere:
 #
 #   recipes/ding_nmt/run.sh [--stage N] [--stop-stage M] [--data-dir DIR] [--vocab-size V]
-#                           [--ding-path F] [--terms] [--src-lang en --tgt-lang de]
+#                           [--ding-path F] [--terms] [--no-asr-copies]
+#                           [--src-lang en --tgt-lang de]
 #                           [--model-size tiny|demo|small|base] [--reuse none|g2|g4] [--max-steps N]
 #                           [--max-minutes M] [--exp-dir DIR] [--train-args "key=value ..."]
 #                           [--beam-size K] [--batch-size B] [--softmax full|svd]
 #                           [--threads T] [--model-dir DIR] [--test-lines N]
 #
 # Stages: 1 corpus (installs trans-de-en if missing; --terms adds the dictionary's ~350K word
-#           and phrase pairs to train)   2 joint sentencepiece
+#           and phrase pairs to train; --no-asr-copies leaves out the ASR-style English copies,
+#           which an English target (de->en) should not see)   2 joint sentencepiece
 #         3 train (nmt-train) into --exp-dir (default exp/ding_nmt/<src>-<tgt>/<size>-<reuse>)
 #         4 translate the test split (nmt-translate) -> <exp-dir>/test.<softmax>.hyp.<tgt>
 #         5 score it: BLEU and chrF with sacreBLEU signatures -> <exp-dir>/test.<softmax>.scores.json
@@ -27,6 +29,7 @@ data_dir=data/ding_nmt
 vocab_size=8000
 ding_path=/usr/share/trans/de-en
 terms=
+asr_copies=
 src_lang=en
 tgt_lang=de
 model_size=base
@@ -51,6 +54,7 @@ while [[ $# -gt 0 ]]; do
     --vocab-size) vocab_size=$2; shift 2 ;;
     --ding-path) ding_path=$2; shift 2 ;;
     --terms) terms=--terms; shift ;;
+    --no-asr-copies) asr_copies=--no-asr-copies; shift ;;
     --src-lang) src_lang=$2; shift 2 ;;
     --tgt-lang) tgt_lang=$2; shift 2 ;;
     --model-size) model_size=$2; shift 2 ;;
@@ -95,7 +99,7 @@ if run_stage 1; then
       echo "Ding file not found: $ding_path" >&2; exit 1
     fi
   fi
-  "$python" -m nmt.data.prepare ding --ding-path "$ding_path" $terms --out "$data_dir"
+  "$python" -m nmt.data.prepare ding --ding-path "$ding_path" $terms $asr_copies --out "$data_dir"
 fi
 
 if run_stage 2; then
