@@ -111,8 +111,10 @@ def _asr(data: dict) -> str:
             rows.append([kind, entry["name"], entry["utterances"], f"{100 * entry['wer']:.1f}",
                          entry["substitutions"], entry["deletions"], entry["insertions"],
                          "" if entry.get("rtf") is None else f"{entry['rtf']:.3f}"])
-    text = ("## Speech recognition (WER)\n\nAttention rescoring, beam 10, SVD-softmax decoder "
-            "output. `test`: voices seen in training; `test_unseen_voice`: held-out voices.\n\n")
+    text = ("## Speech recognition (WER)\n\nAttention rescoring, beam 10, SVD-softmax asked "
+            "for; rescoring scores whole hypotheses in one pass, more rows than SVD-softmax's "
+            "`max_rows` (16), so the decoder's full output layer scores them. `test`: voices "
+            "seen in training; `test_unseen_voice`: held-out voices.\n\n")
     if not rows:
         return text + "Not measured (the decoding step has not run)."
     return text + markdown_rows(["model", "test set", "utterances", "WER %", "sub", "del",
@@ -126,7 +128,8 @@ def _nmt(data: dict) -> str:
             rows.append([kind, scores["sentences"], f"{scores['bleu']:.2f}",
                          f"{scores['chrf']:.2f}"])
     lines = data["nmt_test_lines"]
-    text = ("## Translation English→German (BLEU, chrF)\n\nBeam 5, SVD-softmax, on "
+    text = ("## Translation English→German (BLEU, chrF)\n\nBeam 5, SVD-softmax, one sentence "
+            "at a time (5 rows, within `max_rows`: the SVD path), on "
             + (f"the first {lines} pairs of" if lines else "all of") + " the Ding test split; "
             "sacreBLEU, detokenised.\n\n")
     if not rows:

@@ -152,7 +152,7 @@ class Demo:
             Step("decode the ASR test sets (attention rescoring, SVD-softmax)",
                  [exp / "asr/decode_attention_rescoring/wer.json"],
                  lambda: self.decode_asr(exp / "asr", asr_model), [asr_model / "model.yaml"]),
-            Step("translate the NMT test split (beam 5, SVD-softmax)",
+            Step("translate the NMT test split (beam 5, batch 1, SVD-softmax)",
                  [exp / "nmt/test.svd.scores.json"],
                  lambda: self.translate(exp / "nmt", nmt_model), [nmt_model / "model.yaml"]),
         ]
@@ -221,6 +221,7 @@ class Demo:
     def translate(self, exp_dir: Path, model: Path) -> None:
         self.nmt_recipe("--stage", "4", "--stop-stage", "5", "--exp-dir", str(exp_dir),
                         "--model-dir", str(model), "--softmax", "svd", "--beam-size", "5",
+                        "--batch-size", "1",  # ≤ max_rows (16) rows: the SVD path, not the full layer
                         *(["--test-lines", str(self.s.nmt_test_lines)]
                           if self.s.nmt_test_lines else []))
 
