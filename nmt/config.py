@@ -38,6 +38,25 @@ class DataConfig:
 
 
 @dataclass
+class EvalBleuConfig:
+    """BLEU during training (fairseq's --eval-bleu): at every validation, translate the first
+    `sentences` pairs of the validation split (0 = off) with beam `beam_size`, `batch_size`
+    sentences at a time, and log sacreBLEU's `bleu` and `chrf` (detokenised, as `nmt-score`)
+    beside the loss in train_log.csv. With `trainer.best_metric=bleu` they steer early stop
+    and, with `trainer.average_by=best`, which checkpoints the exported model averages."""
+
+    sentences: int = 0
+    beam_size: int = 1
+    batch_size: int = 64
+
+    def __post_init__(self) -> None:
+        for name in ("sentences", "beam_size", "batch_size"):
+            if getattr(self, name) < (0 if name == "sentences" else 1):
+                raise ValueError(f"eval_bleu.{name}={getattr(self, name)}: must be ≥ "
+                                 f"{0 if name == 'sentences' else 1}")
+
+
+@dataclass
 class NMTTrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
     model: NMTModelConfig = field(default_factory=NMTModelConfig)
@@ -45,6 +64,7 @@ class NMTTrainConfig:
     softmax: SoftmaxConfig = field(default_factory=SoftmaxConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     decoding: DecodingOptions = field(default_factory=DecodingOptions)
+    eval_bleu: EvalBleuConfig = field(default_factory=EvalBleuConfig)
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     threads: int = 0  # torch CPU threads (0 = torch's default)
 

@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any
 
 import hydra
 import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
+from torch import nn
 
 from echoformer.config_schema import to_dataclass
 from echoformer.cpu_memory import keep_freed_memory
@@ -33,8 +34,11 @@ from echoformer.training.run_dir import check_resumable, describe_start, start_f
 from echoformer.training.evaluation import evaluate
 from nmt.config import DataConfig, NMTTrainConfig, register
 from nmt.data.dataset import SampledPairs, TokenizedPairs
+from nmt.data.local import read_lines
 from nmt.data.prepare import asr_copies_in_train
 from nmt.model import TransformerNMT, parameter_count
+from nmt.score import corpus_scores
+from nmt.translate import translate_lines
 
 register()
 
@@ -95,7 +99,8 @@ def _train(config: NMTTrainConfig, run_dir: Path, device: torch.device, world: W
     seed = config.trainer.seed
     summary = Trainer(model, config.trainer, run_dir, device, world).fit(
         lambda epoch: training_batches(d.max_tokens, seed + epoch),
-        lambda: valid_pairs.batches(d.valid_max_tokens, None))
+        lambda: valid_pairs.batches(d.valid_max_tokens, None),
+        valid_bleu(config, tokenizer, device))
     if not world.is_main:
         return run_dir / MODEL_DIR  # written by rank 0
     model.load_state_dict(summary.averaged_state)
@@ -110,6 +115,29 @@ def _train(config: NMTTrainConfig, run_dir: Path, device: torch.device, world: W
           f"(ppl {averaged_valid.get('ppl', float('nan')):.2f}); model directory {model_dir}",
           file=sys.stderr)
     return model_dir
+
+
+def valid_bleu(config: NMTTrainConfig, tokenizer: Tokenizer, device: torch.device
+               ) -> Callable[[nn.Module], dict[str, float]] | None:
+    """`eval_bleu`: the validation figures `bleu` and `chrf` of the model's translations of
+    the first `eval_bleu.sentences` validation pairs; None when off."""
+    e, d = config.eval_bleu, config.data
+    if not e.sentences:
+        return None
+    sources = read_lines(Path(d.dir) / f"valid.{d.src_lang}")[: e.sentences]
+    references = read_lines(Path(d.dir) / f"valid.{d.tgt_lang}")[: e.sentences]
+    options = dataclasses.replace(config.decoding, beam_size=e.beam_size, nbest=1, max_length=min(
+        config.decoding.max_length, config.model.max_length))
+
+    def metrics(model: nn.Module) -> dict[str, float]:
+        model.eval()
+        with torch.no_grad():  # not inference_mode: the model trains on afterwards
+            hypotheses = [t.text for t in translate_lines(model, tokenizer, options, sources,
+                                                          e.batch_size, device)]
+        scores = corpus_scores(hypotheses, references)
+        return {"bleu": scores.bleu, "chrf": scores.chrf}
+
+    return metrics
 
 
 def warn_of_asr_copies_as_targets(data: DataConfig) -> None:

@@ -40,7 +40,7 @@ from echoformer.output_layer import (SOFTMAX_KINDS, SoftmaxConfig, requested_sof
 from echoformer.search import BeamSearch, DecodingOptions
 from echoformer.svd_cache import cached_svd_factors
 from echoformer.text_norm import normalize_text
-from echoformer.tokenizer import BOS_ID, EOS_ID, PAD_ID
+from echoformer.tokenizer import BOS_ID, EOS_ID, PAD_ID, Tokenizer
 from nmt.data.batching import pad
 from nmt.data.local import iter_lines, not_utf8_message
 from nmt.model import TransformerNMT
@@ -88,35 +88,10 @@ class Translator:
         self.max_length = self.model.config.max_length
 
     def translate(self, lines: Sequence[str], batch_size: int = 32) -> list[Translation]:
-        """One `Translation` per line, in order; batches of similar-length sentences.
-        Control characters are read as spaces; a line longer than the model's max_length is
-        translated from its first tokens (`Translation.truncated_from` says so)."""
-        if batch_size < 1:
-            raise ValueError(f"batch size {batch_size}: must be ≥ 1")
-        results = [Translation([]) for _ in lines]
-        sources: dict[int, list[int]] = {}
-        for index, line in enumerate(lines):
-            ids = self.tokenizer.encode(normalize_text(_CONTROL.sub(" ", line)))
-            if not ids:
-                results[index] = Translation([("", 0.0)])
-                continue
-            if len(ids) + 1 > self.max_length:
-                results[index].truncated_from = len(ids)
-                ids = ids[: self.max_length - 1]
-            sources[index] = ids
-        order = sorted(sources, key=lambda i: len(sources[i]))
-        search = BeamSearch({"decoder": self.model.scorer()}, self.options, BOS_ID, EOS_ID,
-                            forbidden_ids=[PAD_ID, BOS_ID])
+        """One `Translation` per line, in order (`translate_lines` with this model)."""
         with torch.inference_mode():
-            for start in range(0, len(order), batch_size):
-                chunk = order[start:start + batch_size]
-                source = pad([sources[i] + [EOS_ID] for i in chunk]).to(self.device)
-                limits = [self.options.length_limit(len(sources[i])) for i in chunk]
-                for index, hyps in zip(chunk, search(self.model.encode(source), limits,
-                                                     self.device)):
-                    results[index].nbest = [(self.tokenizer.decode(h.tokens), h.normalized_score)
-                                            for h in hyps]
-        return results
+            return translate_lines(self.model, self.tokenizer, self.options, lines, batch_size,
+                                   self.device)
 
     def translate_stream(self, lines: Iterable[str], batch_size: int = 32,
                          chunk_lines: int = CHUNK_LINES) -> Iterator[Translation]:
@@ -128,6 +103,40 @@ class Translator:
         lines = iter(lines)
         while chunk := list(itertools.islice(lines, chunk_lines)):
             yield from self.translate(chunk, batch_size)
+
+
+def translate_lines(model: TransformerNMT, tokenizer: Tokenizer, options: DecodingOptions,
+                    lines: Sequence[str], batch_size: int, device: torch.device
+                    ) -> list[Translation]:
+    """One `Translation` per line, in order; batches of similar-length sentences. Control
+    characters are read as spaces; a line longer than the model's max_length is translated
+    from its first tokens (`Translation.truncated_from` says so). The caller picks the
+    autograd mode (inference_mode, or no_grad for a model that trains on afterwards)."""
+    if batch_size < 1:
+        raise ValueError(f"batch size {batch_size}: must be ≥ 1")
+    max_length = model.config.max_length
+    results = [Translation([]) for _ in lines]
+    sources: dict[int, list[int]] = {}
+    for index, line in enumerate(lines):
+        ids = tokenizer.encode(normalize_text(_CONTROL.sub(" ", line)))
+        if not ids:
+            results[index] = Translation([("", 0.0)])
+            continue
+        if len(ids) + 1 > max_length:
+            results[index].truncated_from = len(ids)
+            ids = ids[: max_length - 1]
+        sources[index] = ids
+    order = sorted(sources, key=lambda i: len(sources[i]))
+    search = BeamSearch({"decoder": model.scorer()}, options, BOS_ID, EOS_ID,
+                        forbidden_ids=[PAD_ID, BOS_ID])
+    for start in range(0, len(order), batch_size):
+        chunk = order[start:start + batch_size]
+        source = pad([sources[i] + [EOS_ID] for i in chunk]).to(device)
+        limits = [options.length_limit(len(sources[i])) for i in chunk]
+        for index, hyps in zip(chunk, search(model.encode(source), limits, device)):
+            results[index].nbest = [(tokenizer.decode(h.tokens), h.normalized_score)
+                                    for h in hyps]
+    return results
 
 
 @dataclass(frozen=True)

@@ -69,10 +69,17 @@ def test_a_reuse_pattern_that_does_not_fit_the_encoder_is_a_clear_error():
 
 
 def test_a_tiny_model_learns_to_translate_and_a_rerun_continues_it(corpus, tmp_path):
-    model_dir = train(tiny_config(corpus), tmp_path / "run")
+    config = tiny_config(corpus)
+    config.eval_bleu.sentences = 8  # validation BLEU / chrF, logged beside the loss
+    model_dir = train(config, tmp_path / "run")
     with open(tmp_path / "run" / "train_log.csv", newline="") as stream:
-        rows = [row for row in csv.DictReader(stream) if row["split"] == "train"]
-    assert float(rows[-1]["nll"]) < 0.3 * float(rows[0]["nll"])
+        rows = list(csv.DictReader(stream))
+    train_rows = [row for row in rows if row["split"] == "train"]
+    valid = [row for row in rows if row["split"] == "valid"]
+    assert float(train_rows[-1]["nll"]) < 0.3 * float(train_rows[0]["nll"])
+    assert [int(row["step"]) for row in valid] == [100, 200, 300]
+    assert all(row["bleu"] and row["chrf"] for row in valid)
+    assert float(valid[-1]["chrf"]) > float(valid[0]["chrf"])
     sources = (corpus / "test.en").read_text(encoding="utf-8").splitlines()
     references = (corpus / "test.de").read_text(encoding="utf-8").splitlines()
     hypotheses = [t.text for t in Translator(model_dir).translate(sources)]

@@ -115,6 +115,47 @@ def test_the_last_k_checkpoints_are_averaged(tmp_path):
     torch.testing.assert_close(summary.averaged_state["linear.weight"], expected)
 
 
+# A validation figure to maximise, by step: best at 10, then 25.
+BLEU_BY_STEP = {5: 1.0, 10: 3.0, 15: 2.0, 20: 0.5, 25: 2.5, 30: 1.5}
+
+
+def fit_with_bleu(out_dir, **changes):
+    trainer = Trainer(Regression(), config(**changes), out_dir)
+    summary = trainer.fit(batches, lambda: batches(99),
+                          lambda model: {"bleu": BLEU_BY_STEP[trainer.progress.step]})
+    return summary
+
+
+def test_the_best_k_checkpoints_by_a_validation_metric_are_kept_and_averaged(tmp_path):
+    best = dict(save_every=10, keep_checkpoints=1, average_last=2, best_metric="bleu",
+                average_by="best")
+    fit_with_bleu(tmp_path, max_steps=15, **best)  # interrupted, then resumed
+    summary = fit_with_bleu(tmp_path, max_steps=30, **best)
+    store = CheckpointStore(tmp_path / "checkpoints")
+    assert summary.averaged_steps == [10, 25]  # validated steps are saved too (25)
+    assert store.steps() == [10, 25, 30]  # the best two and the newest
+    expected = sum(store.load(s)["model"]["linear.weight"] for s in (10, 25)) / 2
+    torch.testing.assert_close(summary.averaged_state["linear.weight"], expected)
+    valid = log_rows(tmp_path, "valid")
+    assert [float(row["bleu"]) for row in valid] == [BLEU_BY_STEP[s] for s in (5, 10, 15, 20,
+                                                                               25, 30)]
+    assert all(row["bleu"] == "" for row in log_rows(tmp_path))  # the widened header
+
+
+def test_early_stop_watches_the_best_metric_and_maximises_bleu(tmp_path):
+    summary = fit_with_bleu(tmp_path, max_steps=30, patience=2, best_metric="bleu")
+    assert (summary.stop_reason, summary.progress.step) == ("early_stop", 20)
+    assert summary.averaged_steps == [10, 15, 20]  # average_by: last
+
+
+def test_a_best_metric_the_validation_does_not_report_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="best_metric='bleu'.*reports loss"):
+        Trainer(Regression(), config(best_metric="bleu"), tmp_path).fit(batches,
+                                                                        lambda: batches(99))
+    with pytest.raises(ValueError, match="average_by='top'"):
+        TrainerConfig(average_by="top")
+
+
 def test_a_damaged_checkpoint_is_reported_and_the_previous_one_used(tmp_path, capsys):
     Trainer(Regression(), config(max_steps=10), tmp_path).fit(batches)
     newest = tmp_path / "checkpoints" / "step_00000010.pt"

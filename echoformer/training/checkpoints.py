@@ -13,6 +13,7 @@ import hashlib
 import io
 import re
 import sys
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,8 @@ class CorruptCheckpoint(RuntimeError):
 
 
 class CheckpointStore:
-    """`directory/step_00000100.pt` (+ `.sha256`), keeping the newest `keep` of them."""
+    """`directory/step_00000100.pt` (+ `.sha256`), keeping the newest `keep` of them (and any
+    that `save` is told to protect)."""
 
     def __init__(self, directory: Path, keep: int = 5) -> None:
         self.directory = Path(directory)
@@ -37,7 +39,8 @@ class CheckpointStore:
     def path(self, step: int) -> Path:
         return self.directory / f"step_{step:08d}.pt"
 
-    def save(self, state: dict[str, Any], step: int) -> Path:
+    def save(self, state: dict[str, Any], step: int, protect: Iterable[int] = ()) -> Path:
+        """Write `step`'s checkpoint, then delete all but the newest `keep` and `protect`."""
         self.directory.mkdir(parents=True, exist_ok=True)
         path = self.path(step)
         buffer = io.BytesIO()
@@ -47,7 +50,10 @@ class CheckpointStore:
         checksum = hashlib.sha256(data).hexdigest()
         atomic_write(path.with_suffix(".pt.sha256"),
                      lambda stream: stream.write(checksum.encode() + b"\n"))
+        protected = set(protect)
         for old in self.steps()[: -self.keep]:
+            if old in protected:
+                continue
             self.path(old).unlink(missing_ok=True)
             self.path(old).with_suffix(".pt.sha256").unlink(missing_ok=True)
         return path
@@ -98,10 +104,16 @@ class CheckpointStore:
         Returns (averaged state dict, the steps averaged). Non-float entries come from the
         newest checkpoint.
         """
+        return self.average_of(list(reversed(self.steps())), last, key)
+
+    def average_of(self, steps: Sequence[int], count: int, key: str = "model"
+                   ) -> tuple[dict[str, torch.Tensor], list[int]]:
+        """`average` over the first `count` good checkpoints of `steps` (in that order of
+        preference); non-float entries come from the first one used."""
         total: dict[str, torch.Tensor] | None = None
         used: list[int] = []
-        for step in reversed(self.steps()):
-            if len(used) == last:
+        for step in steps:
+            if len(used) == count:
                 break
             try:
                 state = self.load(step)[key]
@@ -117,7 +129,8 @@ class CheckpointStore:
                     if t.is_floating_point():
                         total[name] += t.double()
         if total is None:
-            raise CorruptCheckpoint(f"no readable checkpoint in {self.directory} to average")
+            raise CorruptCheckpoint(f"no readable checkpoint of steps {list(steps)} in "
+                                    f"{self.directory} to average")
         reference = self.load(used[0])[key]
         averaged = {name: (t / len(used)).to(reference[name].dtype) if t.is_floating_point()
                     else t for name, t in total.items()}

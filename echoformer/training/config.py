@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
+AVERAGE_BY = ("last", "best")
+MAXIMISED_METRICS = frozenset({"accuracy", "bleu", "chrf"})  # the rest are minimised
+
+
 @dataclass
 class TrainerConfig:
     """How to train; steps are optimizer updates (each of `accumulate` batches).
@@ -13,9 +17,16 @@ class TrainerConfig:
     clip_norm: gradient-norm clipping (0 = off). amp: mixed precision on CUDA (`amp_dtype`
     bfloat16 or float16; float16 uses a gradient scaler); ignored on CPU.
     Stops at `max_steps`, after `max_epochs` or `max_minutes` (this run's wall time), or when
-    the validation loss has not improved for `patience` validations (0 = never).
+    the validation's `best_metric` has not improved for `patience` validations (0 = never).
     Validates every `valid_every` steps, checkpoints every `save_every` steps and at the end,
-    keeps the newest `keep_checkpoints`, and exports the mean of the newest `average_last`.
+    keeps the newest `keep_checkpoints`, and exports the mean of `average_last` checkpoints:
+    the newest ones (`average_by: last`), or those with the best `best_metric` among the
+    validated ones (`average_by: best`, which also checkpoints every validated step and keeps
+    the best `average_last` besides the newest; fairseq's best-checkpoint and ESPnet's n-best
+    averaging). best_metric: a column of the validation rows of train_log.csv: `nll`
+    (default; `loss` where a model reports no `nll`), `loss`, `accuracy` (asr-train), `bleu`
+    or `chrf` (nmt-train with `eval_bleu.sentences`); `accuracy`, `bleu` and `chrf` are
+    maximised, the others minimised.
     find_unused_parameters: under torchrun, DistributedDataParallel's option of that name, for
     a model whose loss leaves some parameters out of the graph (none of ours does).
     init_from: a model directory (a run's model/, or a shipped model such as models/asr-en)
@@ -43,6 +54,8 @@ class TrainerConfig:
     keep_checkpoints: int = 5
     average_last: int = 5
     patience: int = 10
+    best_metric: str = "nll"
+    average_by: str = "last"
     log_every: int = 100
     progress: bool = True
     seed: int = 1
@@ -56,5 +69,8 @@ class TrainerConfig:
                     if getattr(self, name) < 1]
         if problems:
             raise ValueError(f"trainer.{problems[0]}={getattr(self, problems[0])}: must be ≥ 1")
+        if self.average_by not in AVERAGE_BY:
+            raise ValueError(f"trainer.average_by={self.average_by!r}: use "
+                             + " or ".join(AVERAGE_BY))
         if self.amp_dtype not in ("bfloat16", "float16"):
             raise ValueError(f"trainer.amp_dtype={self.amp_dtype!r}: use bfloat16 or float16")

@@ -13,9 +13,10 @@ COLUMNS = ("step", "epoch", "split", "loss", "nll", "ppl", "lr", "tokens_per_s",
 
 
 class CSVLog:
-    """Appends rows (dicts) to `path`. The header, written once, is `COLUMNS` and then any
-    other metric names of the first row (e.g. a task's extra losses); later unknown keys
-    are left out."""
+    """Appends rows (dicts) to `path`. The header is `COLUMNS` and then any other metric
+    names of the first row (e.g. a task's extra losses); a later row with new names (e.g. the
+    first validation's BLEU) widens it: the file is rewritten once with the new columns,
+    empty in the rows before."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
@@ -28,11 +29,28 @@ class CSVLog:
         new = self.columns is None
         if new:
             self.columns = list(COLUMNS) + sorted(set(row) - set(COLUMNS))
+        elif set(row) - set(self.columns):
+            self._widen(sorted(set(row) - set(self.columns)))
         with open(self.path, "a", newline="", encoding="utf-8") as stream:
             writer = csv.DictWriter(stream, fieldnames=self.columns, extrasaction="ignore")
             if new:
                 writer.writeheader()
             writer.writerow({key: _format(value) for key, value in row.items()})
+
+    def _widen(self, names: list[str]) -> None:
+        rows = self._rows(self.path.read_text(encoding="utf-8").splitlines(keepends=True))
+        self.columns = self.columns + names
+        self._rewrite(rows)
+
+    def _rows(self, lines: list[str]) -> list[dict]:
+        return list(csv.DictReader(lines[1:], fieldnames=self.columns))
+
+    def _rewrite(self, rows: list[dict]) -> None:
+        out = io.StringIO(newline="")
+        writer = csv.DictWriter(out, fieldnames=self.columns)
+        writer.writeheader()
+        writer.writerows(rows)
+        atomic_write(self.path, lambda stream: stream.write(out.getvalue().encode("utf-8")))
 
     def drop_after(self, step: int) -> int:
         """Remove the rows of steps after `step` (logged after the checkpoint a resumed run
@@ -43,14 +61,10 @@ class CSVLog:
         text = self.path.read_text(encoding="utf-8")
         lines = text.splitlines(keepends=True)
         complete = lines if text.endswith("\n") else lines[:-1]
-        rows = list(csv.DictReader(complete[1:], fieldnames=self.columns))
+        rows = self._rows(complete)
         kept = [row for row in rows if _step(row) <= step]
         if len(complete) < len(lines) or len(kept) < len(rows):
-            out = io.StringIO(newline="")
-            writer = csv.DictWriter(out, fieldnames=self.columns)
-            writer.writeheader()
-            writer.writerows(kept)
-            atomic_write(self.path, lambda stream: stream.write(out.getvalue().encode("utf-8")))
+            self._rewrite(kept)
         return len(lines) - 1 - len(kept)
 
 
@@ -59,6 +73,7 @@ def _step(row: dict) -> int:
         return int(row["step"])
     except (TypeError, ValueError):
         return -1
+
 
 def _format(value):
     return f"{value:.6g}" if isinstance(value, float) else value

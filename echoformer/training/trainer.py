@@ -36,7 +36,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from echoformer.training.checkpoints import CheckpointStore
-from echoformer.training.config import TrainerConfig
+from echoformer.training.config import MAXIMISED_METRICS, TrainerConfig
 from echoformer.training.csv_log import CSVLog
 from echoformer.training.distributed import World, current
 from echoformer.training.evaluation import autocast, evaluation_sums, per_token
@@ -58,9 +58,10 @@ class Progress:
     step: int = 0
     epoch: int = 0
     batches_in_epoch: int = 0
-    best_valid: float = math.inf
+    best_valid: float = math.inf  # the best `best_metric` so far, negated when maximised
     bad_validations: int = 0
     skipped_updates: int = 0
+    valid_history: dict[int, float] = field(default_factory=dict)  # step -> best_metric
 
 
 @dataclass
@@ -112,18 +113,23 @@ class Trainer:
         self._started, self._window, self._last_valid = time.perf_counter(), _Window(), {}
         self._bar: tqdm | None = None
         self._interrupt = _StopOnInterrupt(self)
+        self._valid_metrics: Callable[[nn.Module], dict[str, float]] | None = None
 
     # -- the loop -------------------------------------------------------------------------
     def fit(self, train_batches: Callable[[int], Iterable[Batch]],
-            valid_batches: Callable[[], Iterable[Batch]] | None = None) -> TrainingSummary:
+            valid_batches: Callable[[], Iterable[Batch]] | None = None,
+            valid_metrics: Callable[[nn.Module], dict[str, float]] | None = None
+            ) -> TrainingSummary:
         """Train until a stop condition. `train_batches(epoch)` must give the same batches in
         the same order for the same epoch (resume skips the ones already used).
+        `valid_metrics(model)`: more validation figures (e.g. BLEU of translations), computed
+        on rank 0 after the loss, logged beside it and usable as `best_metric`.
 
         Ctrl-C (SIGINT) finishes the current update, saves a checkpoint and stops with
         stop_reason "interrupted" (rerun to resume); a second Ctrl-C aborts at once.
         """
         with _StopOnInterrupt(self) as interrupt:
-            self._interrupt = interrupt
+            self._interrupt, self._valid_metrics = interrupt, valid_metrics
             return self._fit(train_batches, valid_batches)
 
     def _fit(self, train_batches: Callable[[int], Iterable[Batch]],
@@ -174,7 +180,10 @@ class Trainer:
             self.save()
         averaged, steps = {}, []  # only rank 0 reads the checkpoints back
         if world.is_main:
-            averaged, steps = self.store.average(self.config.average_last)
+            saved = set(self.store.steps())
+            best = [step for step in self._best_steps() if step in saved]
+            averaged, steps = (self.store.average_of(best, c.average_last) if best
+                               else self.store.average(c.average_last))
         return TrainingSummary(averaged, steps, p, stop_reason, self._last_valid,
                                time.perf_counter() - self._started)
 
@@ -191,11 +200,12 @@ class Trainer:
             self._bar.set_postfix(loss=f"{row['loss']:.3f}", tok_s=f"{row['tokens_per_s']:.0f}")
             self._window = _Window()
         stop_reason = ""
-        if valid_batches is not None and p.step % c.valid_every == 0:
+        validated = valid_batches is not None and p.step % c.valid_every == 0
+        if validated:
             self._last_valid = self._validate(valid_batches)
             if c.patience and p.bad_validations >= c.patience:
                 stop_reason = "early_stop"
-        if p.step % c.save_every == 0:
+        if p.step % c.save_every == 0 or (validated and c.average_by == "best"):
             self.save()
         if p.step >= c.max_steps:
             stop_reason = stop_reason or "max_steps"
@@ -273,13 +283,19 @@ class Trainer:
 
     def _validate(self, valid_batches: Callable[[], Iterable[Batch]]) -> dict[str, float]:
         """Mean loss/nll per token on the validation batches (each rank its share, summed
-        over the ranks); updates the early-stop state."""
+        over the ranks) and `valid_metrics`; updates the early-stop state and the history
+        of `best_metric`."""
         world = self.world
         mine = (batch for i, batch in enumerate(valid_batches()) if world.owns(i))
         sums = world.sum_dict(evaluation_sums(self.model, mine, self.device, self.amp_dtype))
         result = per_token(sums)
+        if self._valid_metrics is not None:
+            result.update(world.from_main(self._valid_metrics(self.model) if world.is_main
+                                          else None))
         p = self.progress
-        watched = result.get("nll", result.get("loss", math.inf))
+        value = self._best_metric(result)
+        p.valid_history[p.step] = value
+        watched = -value if self.config.best_metric in MAXIMISED_METRICS else value
         if watched < p.best_valid - 1e-4:
             p.best_valid, p.bad_validations = watched, 0
         else:
@@ -289,6 +305,25 @@ class Trainer:
         if self.log is not None:
             self.log.write(row)
         return result
+
+    def _best_metric(self, result: dict[str, float]) -> float:
+        name = self.config.best_metric
+        if name == "nll" and "nll" not in result:
+            name = "loss"
+        if name not in result:
+            raise ValueError(f"trainer.best_metric={self.config.best_metric!r}: the validation "
+                             f"reports {', '.join(sorted(result))}; pick one of those (bleu and "
+                             "chrf need nmt-train's eval_bleu.sentences)")
+        return float(result[name])
+
+    def _best_steps(self) -> list[int]:
+        """With `average_by: best`, the validated steps best first (ties: the newer first);
+        otherwise []."""
+        if self.config.average_by != "best":
+            return []
+        sign = -1.0 if self.config.best_metric in MAXIMISED_METRICS else 1.0
+        history = self.progress.valid_history
+        return sorted(history, key=lambda step: (sign * history[step], -step))
 
     def _autocast(self):
         return autocast(self.device, self.amp_dtype)
@@ -318,7 +353,8 @@ class Trainer:
         state = self.state()
         if not self.world.is_main:
             return self.store.path(self.progress.step)
-        return self.store.save(state, self.progress.step)
+        return self.store.save(state, self.progress.step,
+                               protect=self._best_steps()[: self.config.average_last])
 
     def resume(self) -> bool:
         """Load the newest good checkpoint of `out_dir`, if any; True when one was loaded.
