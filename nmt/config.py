@@ -50,10 +50,11 @@ class EvalBleuConfig:
     batch_size: int = 64
 
     def __post_init__(self) -> None:
-        for name in ("sentences", "beam_size", "batch_size"):
-            if getattr(self, name) < (0 if name == "sentences" else 1):
-                raise ValueError(f"eval_bleu.{name}={getattr(self, name)}: must be ≥ "
-                                 f"{0 if name == 'sentences' else 1}")
+        if self.sentences < 0:
+            raise ValueError(f"eval_bleu.sentences={self.sentences}: must be ≥ 0 (0 = off)")
+        for name in ("beam_size", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"eval_bleu.{name}={getattr(self, name)}: must be ≥ 1")
 
 
 @dataclass

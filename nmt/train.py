@@ -123,6 +123,9 @@ def valid_bleu(config: NMTTrainConfig, tokenizer: Tokenizer, device: torch.devic
     the first `eval_bleu.sentences` validation pairs; None when off."""
     e, d = config.eval_bleu, config.data
     if not e.sentences:
+        if config.trainer.best_metric in ("bleu", "chrf"):
+            raise ValueError(f"trainer.best_metric={config.trainer.best_metric} needs "
+                             "validation BLEU: set eval_bleu.sentences (e.g. 500)")
         return None
     sources = read_lines(Path(d.dir) / f"valid.{d.src_lang}")[: e.sentences]
     references = read_lines(Path(d.dir) / f"valid.{d.tgt_lang}")[: e.sentences]

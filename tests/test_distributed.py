@@ -100,11 +100,33 @@ def _rank_main(rank: int, port: int, run_dir: Path, results: Path) -> None:
         timed = Trainer(WeightedRegression(), dataclasses.replace(
             config(max_steps=100), max_minutes=0.0), run_dir.with_name(f"timed{rank}"),
             device).fit(lambda epoch: batches(epoch, 2))
+        # Validation metrics (BLEU) come from rank 0 to all; checkpoints averaged by them.
+        best = Trainer(WeightedRegression(), dataclasses.replace(
+            config(max_steps=6), best_metric="bleu", average_by="best", average_last=1,
+            keep_checkpoints=1), run_dir.with_name(f"best{rank}"), device)
+        by_bleu = best.fit(lambda epoch: batches(epoch, 2), lambda: batches(99, 2),
+                           lambda model: {"bleu": {2: 1.0, 4: 3.0, 6: 2.0}[best.progress.step]})
+        # ... and an error there is raised on every rank, not left to hang the others.
+        try:
+            Trainer(WeightedRegression(), config(max_steps=2), run_dir.with_name(
+                f"failing{rank}"), device).fit(lambda epoch: batches(epoch, 2),
+                                                lambda: batches(99, 2), _fail_on_rank_0)
+            failed = ""
+        except RuntimeError as error:
+            failed = str(error)
         torch.save({"seen": first.model.seen, "gradients": first_gradients + second_gradients,
                     "params": second.model.state_dict(),
                     "poisoned": (poisoned.progress.step, poisoned.progress.skipped_updates),
-                    "timed": (timed.stop_reason, timed.progress.step)},
+                    "timed": (timed.stop_reason, timed.progress.step),
+                    "by_bleu": (by_bleu.progress.valid_history, by_bleu.averaged_steps),
+                    "failed": failed},
                    results / f"rank{rank}.pt")
+
+
+def _fail_on_rank_0(model: nn.Module) -> dict[str, float]:
+    if int(os.environ["RANK"]) == 0:
+        raise ValueError("no sentences to score")
+    raise AssertionError("only rank 0 computes the validation metrics")
 
 
 def free_port() -> int:
@@ -176,6 +198,15 @@ def test_a_non_finite_loss_on_one_rank_skips_the_update_on_all(two_ranks):
 def test_ranks_stop_together_on_rank_0s_clock(two_ranks):
     _, ranks = two_ranks
     assert [rank["timed"] for rank in ranks] == [("max_minutes", 1), ("max_minutes", 1)]
+
+
+def test_validation_metrics_of_rank_0_steer_every_rank(two_ranks):
+    _, (rank0, rank1) = two_ranks
+    history = {2: 1.0, 4: 3.0, 6: 2.0}
+    assert rank0["by_bleu"] == (history, [4])  # only rank 0 reads checkpoints back
+    assert rank1["by_bleu"] == (history, [])
+    assert [rank["failed"] for rank in (rank0, rank1)] == [
+        "validation metrics failed on rank 0: ValueError: no sentences to score"] * 2
 
 
 def test_a_rank_loads_only_its_own_batches():

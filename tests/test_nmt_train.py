@@ -14,7 +14,7 @@ from hydra.errors import ConfigCompositionException
 from echoformer.config_schema import to_dataclass
 from echoformer.paths import CONF_DIR
 from echoformer.reuse import ReusePatternError
-from nmt.config import DataConfig, NMTTrainConfig
+from nmt.config import DataConfig, EvalBleuConfig, NMTTrainConfig
 from nmt.data.dataset import SampledPairs
 from nmt.score import corpus_scores
 from nmt.train import train, warn_of_asr_copies_as_targets
@@ -60,6 +60,20 @@ def test_an_unknown_config_key_is_an_error():
         composed("model.d_modle=64")
     with pytest.raises(ValueError, match="unknown config key.*model.d_modle"):
         composed("+model.d_modle=64")
+
+
+def test_bad_eval_bleu_settings_are_clear_errors():
+    with pytest.raises(ValueError, match="eval_bleu.beam_size=0: must be ≥ 1"):
+        EvalBleuConfig(beam_size=0)
+    with pytest.raises(ValueError, match="eval_bleu.sentences=-1"):
+        EvalBleuConfig(sentences=-1)
+
+
+def test_choosing_checkpoints_by_bleu_without_validation_bleu_is_a_clear_error(corpus, tmp_path):
+    config = tiny_config(corpus, max_steps=1)
+    config.trainer.best_metric = "bleu"
+    with pytest.raises(ValueError, match="best_metric=bleu needs validation BLEU"):
+        train(config, tmp_path / "run")
 
 
 def test_a_reuse_pattern_that_does_not_fit_the_encoder_is_a_clear_error():

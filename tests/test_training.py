@@ -119,11 +119,10 @@ def test_the_last_k_checkpoints_are_averaged(tmp_path):
 BLEU_BY_STEP = {5: 1.0, 10: 3.0, 15: 2.0, 20: 0.5, 25: 2.5, 30: 1.5}
 
 
-def fit_with_bleu(out_dir, **changes):
+def fit_with_bleu(out_dir, bleu_by_step=BLEU_BY_STEP, **changes):
     trainer = Trainer(Regression(), config(**changes), out_dir)
-    summary = trainer.fit(batches, lambda: batches(99),
-                          lambda model: {"bleu": BLEU_BY_STEP[trainer.progress.step]})
-    return summary
+    return trainer.fit(batches, lambda: batches(99),
+                       lambda model: {"bleu": bleu_by_step[trainer.progress.step]})
 
 
 def test_the_best_k_checkpoints_by_a_validation_metric_are_kept_and_averaged(tmp_path):
@@ -140,6 +139,25 @@ def test_the_best_k_checkpoints_by_a_validation_metric_are_kept_and_averaged(tmp
     assert [float(row["bleu"]) for row in valid] == [BLEU_BY_STEP[s] for s in (5, 10, 15, 20,
                                                                                25, 30)]
     assert all(row["bleu"] == "" for row in log_rows(tmp_path))  # the widened header
+
+
+def test_best_averaging_keeps_saved_checkpoints_over_validated_steps_never_saved(tmp_path):
+    unsaved_best = {**BLEU_BY_STEP, 5: 9.0}  # step 5 is validated but has no checkpoint
+    fit_with_bleu(tmp_path, unsaved_best, max_steps=15, save_every=10, best_metric="bleu")
+    summary = fit_with_bleu(tmp_path, unsaved_best, max_steps=30, save_every=10,
+                            keep_checkpoints=1, average_last=2, best_metric="bleu",
+                            average_by="best")
+    assert summary.averaged_steps == [10, 25]
+    assert CheckpointStore(tmp_path / "checkpoints").steps() == [10, 25, 30]
+
+
+def test_a_resumed_run_watching_another_metric_starts_its_history_afresh(tmp_path, capsys):
+    fit_with_bleu(tmp_path, max_steps=15, best_metric="bleu")
+    summary = Trainer(Regression(), config(max_steps=30), tmp_path).fit(batches,
+                                                                        lambda: batches(99))
+    assert sorted(summary.progress.valid_history) == [20, 25, 30]
+    assert summary.progress.best_metric == "nll"
+    assert "best_metric is now nll (was bleu)" in capsys.readouterr().err
 
 
 def test_early_stop_watches_the_best_metric_and_maximises_bleu(tmp_path):

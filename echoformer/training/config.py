@@ -26,7 +26,8 @@ class TrainerConfig:
     averaging). best_metric: a column of the validation rows of train_log.csv: `nll`
     (default; `loss` where a model reports no `nll`), `loss`, `accuracy` (asr-train), `bleu`
     or `chrf` (nmt-train with `eval_bleu.sentences`); `accuracy`, `bleu` and `chrf` are
-    maximised, the others minimised.
+    maximised, the others minimised. A run resumed with another best_metric starts its
+    early-stop count and best-checkpoint history afresh (the old values do not compare).
     find_unused_parameters: under torchrun, DistributedDataParallel's option of that name, for
     a model whose loss leaves some parameters out of the graph (none of ours does).
     init_from: a model directory (a run's model/, or a shipped model such as models/asr-en)

@@ -61,6 +61,7 @@ class Progress:
     best_valid: float = math.inf  # the best `best_metric` so far, negated when maximised
     bad_validations: int = 0
     skipped_updates: int = 0
+    best_metric: str = "nll"  # what best_valid and valid_history hold (older checkpoints: nll)
     valid_history: dict[int, float] = field(default_factory=dict)  # step -> best_metric
 
 
@@ -146,6 +147,7 @@ class Trainer:
                          mininterval=0.5 if sys.stderr.isatty() else 60)  # log file: 1/min
         if resumed and world.is_main:
             self._bar.write(f"resumed from step {p.step} (epoch {p.epoch})", file=sys.stderr)
+        self._watch_best_metric(valid_batches is not None)
         stop_reason = "max_steps" if p.step >= c.max_steps else ""
         while not stop_reason:
             if c.max_epochs is not None and p.epoch >= c.max_epochs:
@@ -290,8 +292,7 @@ class Trainer:
         sums = world.sum_dict(evaluation_sums(self.model, mine, self.device, self.amp_dtype))
         result = per_token(sums)
         if self._valid_metrics is not None:
-            result.update(world.from_main(self._valid_metrics(self.model) if world.is_main
-                                          else None))
+            result.update(self._main_valid_metrics())
         p = self.progress
         value = self._best_metric(result)
         p.valid_history[p.step] = value
@@ -305,6 +306,38 @@ class Trainer:
         if self.log is not None:
             self.log.write(row)
         return result
+
+    def _watch_best_metric(self, validates: bool) -> None:
+        """Start the early-stop state and history afresh when a resumed run is told to watch
+        another `best_metric` than its checkpoint's (their values would not compare)."""
+        c, p, main = self.config, self.progress, self.world.is_main
+        if p.best_metric != c.best_metric:
+            if main and (p.valid_history or p.bad_validations):
+                self._bar.write(f"trainer.best_metric is now {c.best_metric} (was "
+                                f"{p.best_metric}): early stop and average_by=best start "
+                                "counting afresh", file=sys.stderr)
+            p.best_metric, p.best_valid, p.bad_validations = c.best_metric, math.inf, 0
+            p.valid_history = {}
+        if c.average_by == "best" and not validates and main:
+            self._bar.write("warning: trainer.average_by=best without validation data: the "
+                            "newest checkpoints are averaged", file=sys.stderr)
+
+    def _main_valid_metrics(self) -> dict[str, float]:
+        """`valid_metrics` computed on rank 0 (the others wait: keep it to seconds) and sent
+        to every rank; an error there is raised on every rank, so none waits forever."""
+        world = self.world
+        if not world.is_distributed:
+            return self._valid_metrics(self.model)
+        extra, error = None, None
+        if world.is_main:
+            try:
+                extra = self._valid_metrics(self.model)
+            except Exception as caught:  # re-raised below, on every rank
+                error = f"{type(caught).__name__}: {caught}"
+        extra, error = world.from_main((extra, error))
+        if error is not None:
+            raise RuntimeError(f"validation metrics failed on rank 0: {error}")
+        return extra
 
     def _best_metric(self, result: dict[str, float]) -> float:
         name = self.config.best_metric
@@ -353,8 +386,10 @@ class Trainer:
         state = self.state()
         if not self.world.is_main:
             return self.store.path(self.progress.step)
+        saved = set(self.store.steps()) | {self.progress.step}
+        best = [step for step in self._best_steps() if step in saved]
         return self.store.save(state, self.progress.step,
-                               protect=self._best_steps()[: self.config.average_last])
+                               protect=best[: self.config.average_last])
 
     def resume(self) -> bool:
         """Load the newest good checkpoint of `out_dir`, if any; True when one was loaded.
