@@ -6,7 +6,8 @@
 A shipped model is an ordinary model directory (echoformer.model_dir) whose weights are stored
 in half precision; loading casts them back to the model's float32 parameters.
 
-    python -m echoformer.shipped export exp/ding_nmt/en-de/small-g2/model models/nmt-en-de
+    python -m echoformer.shipped export exp/ding_nmt/en-de/small-g2/model models/nmt-en-de \
+        --svd-window 64
 """
 
 from __future__ import annotations
@@ -43,18 +44,22 @@ def default_model(task: str, flag: str = "--model") -> Path:
 
 
 def export_half(source: Path, target: Path, limit: int = MAX_SHIPPED_BYTES,
-                decoding: dict | None = None) -> dict:
+                decoding: dict | None = None, softmax: dict | None = None) -> dict:
     """Copy model directory `source` to `target` with float weights in half precision.
 
     `decoding` overrides entries of the model's decoding defaults (``task.decoding`` in
     model.yaml, e.g. ``{"method": "joint_beam"}``); each key must already be there, with a
-    value of the same type, and the task's decoding options must accept the result. Raises
+    value of the same type, and the task's decoding options must accept the result.
+    `softmax` sets the model's SVD-softmax defaults (``architecture.softmax``: ``window`` W,
+    ``candidates`` N), which `--softmax svd` without `--svd-window`/`--svd-candidates` uses;
+    the kind (full or svd) stays the source's. Raises
     ``ModelDirError`` when the result would exceed `limit` bytes or an override does not fit.
     Returns a summary (parameters, bytes). The copy replaces `target` only once it is complete.
     """
     source, target = Path(source), Path(target)
     meta = read_meta(source)
     _override_decoding(meta, decoding or {}, source)
+    _override_softmax(meta, softmax or {}, source)
     state = torch.load(source / WEIGHTS_FILE, map_location="cpu", weights_only=True)
     half = _half_precision(state)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -101,6 +106,21 @@ def _override_decoding(meta: dict, overrides: dict, source: Path) -> None:
         defaults[key] = type(old)(value)
     if overrides:
         _check_decoding(meta["task"], source)
+
+
+def _override_softmax(meta: dict, overrides: dict, source: Path) -> None:
+    """`--svd-window` / `--svd-candidates`: checked against the model's width D and
+    vocabulary V (1 ≤ W ≤ D, 1 ≤ N ≤ V), as the SVD-softmax layer would check them on use."""
+    architecture = meta.get("architecture") or {}
+    limits = {"window": ("--svd-window", "D", (architecture.get("model") or {}).get("d_model")),
+              "candidates": ("--svd-candidates", "V", architecture.get("vocab_size"))}
+    for key, value in overrides.items():
+        flag, name, limit = limits[key]
+        if not isinstance(value, int) or value < 1 or (limit is not None and value > limit):
+            bound = f"1..{name}={limit}" if limit is not None else "≥ 1"
+            raise ModelDirError(f"{flag} {value}: must be in {bound} for model {source}")
+    if overrides:
+        architecture.setdefault("softmax", {"kind": "full"}).update(overrides)
 
 
 def _check_decoding(task: dict, source: Path) -> None:
@@ -163,9 +183,19 @@ def main(argv: list[str] | None = None) -> int:
         "--decoding", type=_decoding_override, action="append", default=[],
         metavar="KEY=VALUE", help="set a decoding default in the copy's model.yaml "
         "(task.decoding), e.g. --decoding method=joint_beam; repeatable")
+    export.add_argument(
+        "--svd-window", type=int, metavar="W", help="the copy's SVD-softmax window, used by "
+        "--softmax svd when no --svd-window is given (default: the source's)")
+    export.add_argument(
+        "--svd-candidates", type=int, metavar="N", help="the copy's SVD-softmax candidates "
+        "(default: the source's)")
     args = parser.parse_args(argv)
+    softmax = {key: value for key, value in (("window", args.svd_window),
+                                             ("candidates", args.svd_candidates))
+               if value is not None}
     try:
-        summary = export_half(args.source, args.target, decoding=dict(args.decoding))
+        summary = export_half(args.source, args.target, decoding=dict(args.decoding),
+                              softmax=softmax)
     except (ModelDirError, OSError) as error:  # OSError: e.g. SOURCE without weights.pt
         print(f"echoformer.shipped: {error}", file=sys.stderr)
         return 1

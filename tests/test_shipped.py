@@ -8,6 +8,7 @@ import torch
 import asr.model  # noqa: F401  (registers conformer_asr for the shipped asr-en)
 from echoformer import shipped
 from echoformer.model_dir import ModelDirError, load_model_dir
+from echoformer.output_layer import requested_softmax, stored_softmax
 from nmt.translate import Translator
 from tiny_nmt import random_model_dir, write_tiny_corpus
 
@@ -53,6 +54,26 @@ def test_export_sets_decoding_defaults_from_the_command_line(model_dir, tmp_path
         assert shipped.main(["export", str(model_dir), str(tmp_path / "bad"),
                              "--decoding", bad]) == 1
         assert bad.split("=")[0] in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()
+
+
+def test_export_sets_the_svd_softmax_window_and_candidates(model_dir, tmp_path, capsys):
+    target = tmp_path / "w4"
+    assert shipped.main(["export", str(model_dir), str(target), "--svd-window", "4",
+                         "--svd-candidates", "20"]) == 0
+    meta = load_model_dir(target).meta
+    assert meta["architecture"]["softmax"] == {**load_model_dir(model_dir).meta["architecture"]
+                                               ["softmax"], "window": 4, "candidates": 20}
+    # --softmax svd alone takes the copy's W and N.
+    svd = requested_softmax("svd", None, None, stored_softmax(meta))
+    layer = Translator(target, softmax=svd).model.output.svd
+    assert (layer.window, layer.candidates) == (4, 20)
+    d_model = meta["architecture"]["model"]["d_model"]
+    for flag, bad in (("--svd-window", d_model + 1), ("--svd-window", 0),
+                      ("--svd-candidates", meta["architecture"]["vocab_size"] + 1)):
+        assert shipped.main(["export", str(model_dir), str(tmp_path / "bad"), flag,
+                             str(bad)]) == 1
+        assert f"{flag} {bad}: must be in" in capsys.readouterr().err
     assert not (tmp_path / "bad").exists()
 
 
