@@ -30,8 +30,9 @@ from echoformer.bench.config import reuse_rows_pattern
 from echoformer.attention import Role
 from echoformer.bench.layers import agreement, attention_flops, synthetic_output_layer
 from echoformer.bench.timing import compare, machine_facts, time_share
-from echoformer.model_dir import RUN_CONFIG_FILE, ModelDirError
-from echoformer.output_layer import OutputLayer, SoftmaxConfig
+from echoformer.model_dir import RUN_CONFIG_FILE, ModelDirError, read_meta
+from echoformer.output_layer import (OutputLayer, SoftmaxConfig, requested_softmax,
+                                     stored_softmax)
 from echoformer.search import BeamSearch, DecoderScorer, DecodingOptions
 from echoformer.svd_softmax import full_logits
 from echoformer.tokenizer import BOS_ID, EOS_ID, PAD_ID
@@ -45,7 +46,10 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
     c, device = cfg.nmt, cfg.device
     model_dir = Path(cfg.model)
     try:
-        translators = {kind: Translator(model_dir, device, softmax=SoftmaxConfig(kind=kind))
+        # SVD-softmax with the model's own W and N (model.yaml), as `nmt-translate --softmax svd`
+        stored = stored_softmax(read_meta(model_dir))
+        translators = {kind: Translator(model_dir, device,
+                                        softmax=requested_softmax(kind, None, None, stored))
                        for kind in ("full", "svd")}
         sources, references = _test_sentences(model_dir, c.sentences, translators["full"])
     except (ModelDirError, FileNotFoundError) as error:

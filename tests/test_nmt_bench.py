@@ -8,19 +8,23 @@ import pytest
 import torch
 
 from echoformer.model_dir import save_model_dir
+from echoformer.output_layer import SoftmaxConfig
 from echoformer.tokenizer import Tokenizer
 from nmt.bench import encoder_flops
 from nmt.model import NMTModelConfig, TransformerNMT
 from tiny_nmt import TINY, write_tiny_corpus
 
 BENCH = [sys.executable, "-m", "echoformer.bench.app", "suite=nmt", "quick=true", "threads=1"]
+STORED_W, STORED_N = 3, 24  # not D/8, V/16: the defaults
 
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
     corpus = write_tiny_corpus(tmp_path_factory.mktemp("corpus"))
     torch.manual_seed(0)
-    model = TransformerNMT(TINY, Tokenizer(corpus / "spm.model").vocab_size)
+    # The model's stored SVD-softmax defaults (W, N), which the suite's SVD rows must use.
+    model = TransformerNMT(TINY, Tokenizer(corpus / "spm.model").vocab_size,
+                           softmax=SoftmaxConfig("full", STORED_W, STORED_N))
     run_config = {"data": {"dir": str(corpus), "src_lang": "en", "tgt_lang": "de"}}
     return save_model_dir(tmp_path_factory.mktemp("model") / "model", model, model.state_dict(),
                           corpus / "spm.model", {"task": "translation"}, run_config)
@@ -46,6 +50,9 @@ def test_nmt_suite_reports_decoding_encoder_and_agreement(quick_run):
         assert r["bound"] > 1 and r["of_bound"] == pytest.approx(r["speedup"] / r["bound"])
     agreement = results["agreement"]
     assert agreement["states"] > 0 and 0 <= agreement["top5_agreement"] <= 1
+    assert (agreement["W"], agreement["N"]) == (STORED_W, STORED_N)
+    assert results["setup"]["svd"] == {"kind": "svd", "window": STORED_W,
+                                       "candidates": STORED_N}
     assert "## SVD-softmax agreement" in (quick_run / "report.md").read_text()
 
 
