@@ -58,16 +58,16 @@ def test_export_sets_decoding_defaults_from_the_command_line(model_dir, tmp_path
 
 
 def test_export_sets_the_svd_softmax_window_and_candidates(model_dir, tmp_path, capsys):
-    target = tmp_path / "w4"
-    assert shipped.main(["export", str(model_dir), str(target), "--svd-window", "4",
+    target = tmp_path / "w3"  # W=3, N=20: not the defaults D/8, V/16 of the tiny model
+    assert shipped.main(["export", str(model_dir), str(target), "--svd-window", "3",
                          "--svd-candidates", "20"]) == 0
     meta = load_model_dir(target).meta
     assert meta["architecture"]["softmax"] == {**load_model_dir(model_dir).meta["architecture"]
-                                               ["softmax"], "window": 4, "candidates": 20}
+                                               ["softmax"], "window": 3, "candidates": 20}
     # --softmax svd alone takes the copy's W and N.
     svd = requested_softmax("svd", None, None, stored_softmax(meta))
     layer = Translator(target, softmax=svd).model.output.svd
-    assert (layer.window, layer.candidates) == (4, 20)
+    assert (layer.window, layer.candidates) == (3, 20)
     d_model = meta["architecture"]["model"]["d_model"]
     for flag, bad in (("--svd-window", d_model + 1), ("--svd-window", 0),
                       ("--svd-candidates", meta["architecture"]["vocab_size"] + 1)):
