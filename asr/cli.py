@@ -10,6 +10,7 @@ import sys
 from tqdm import tqdm
 
 from asr.decoding import METHODS
+from echoformer.console import stops_quietly_on_closed_stdout
 from echoformer.device import prepare_inference
 from echoformer.model_dir import ModelDirError
 from echoformer.output_layer import (SOFTMAX_KINDS, SoftmaxConfig, requested_softmax,
@@ -98,6 +99,7 @@ def load_transcriber(args: argparse.Namespace, model_flag: str = "--model"):
     return transcriber
 
 
+@stops_quietly_on_closed_stdout
 def transcribe_main(argv: list[str] | None = None) -> None:
     args = build_transcribe_parser().parse_args(argv)
     try:
@@ -107,13 +109,9 @@ def transcribe_main(argv: list[str] | None = None) -> None:
         print(f"asr-transcribe: {error}", file=sys.stderr)
         sys.exit(2)  # a setup error, as in nmt-translate and st-translate; failed files: 1
     show = sys.stderr.isatty() if args.progress is None else args.progress
-    try:
-        with tqdm(total=len(args.audio), unit="file", desc="asr-transcribe", file=sys.stderr,
-                  disable=not show, dynamic_ncols=True) as bar:
-            failures = _print_transcripts(transcriber, args.audio, args.format, bar)
-    except BrokenPipeError:  # e.g. `| head`: stop quietly
-        sys.stderr.close()
-        sys.exit(1)
+    with tqdm(total=len(args.audio), unit="file", desc="asr-transcribe", file=sys.stderr,
+              disable=not show, dynamic_ncols=True) as bar:
+        failures = _print_transcripts(transcriber, args.audio, args.format, bar)
     if failures:
         listed = "".join(f"\n  {error}" for error in failures)
         print(f"asr-transcribe: {len(failures)} of {len(args.audio)} files failed:{listed}",

@@ -20,6 +20,7 @@ from pathlib import Path
 import jiwer
 
 from asr.data.manifest import ManifestError, read_manifest
+from echoformer.console import stops_quietly_on_closed_stdout
 from echoformer.markdown import markdown_rows
 
 
@@ -105,6 +106,7 @@ def markdown_table(results: list[WER]) -> str:
          for r in results])
 
 
+@stops_quietly_on_closed_stdout
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="asr-score", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from sacrebleu.metrics import BLEU, CHRF
 
+from echoformer.console import stops_quietly_on_closed_stdout
 from nmt.data.local import read_lines
 
 
@@ -51,6 +52,7 @@ def corpus_scores(hypotheses: Sequence[str], references: Sequence[str], tokenize
                   str(chrf.get_signature()), len(references))
 
 
+@stops_quietly_on_closed_stdout
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="nmt-score", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)

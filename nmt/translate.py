@@ -32,6 +32,7 @@ from typing import TextIO
 import torch
 from tqdm import tqdm
 
+from echoformer.console import stops_quietly_on_closed_stdout
 from echoformer.device import prepare_inference
 from echoformer.model_dir import ModelDirError, load_model_dir, read_meta
 from echoformer.shipped import default_model
@@ -228,6 +229,7 @@ def _options(args: argparse.Namespace, stored: DecodingOptions) -> DecodingOptio
     return dataclasses.replace(stored, **changes)
 
 
+@stops_quietly_on_closed_stdout
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -250,11 +252,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     with tqdm(total=count_lines(args.files), unit="line", desc="nmt-translate",
               file=sys.stderr, disable=not show, dynamic_ncols=True) as bar:
-        try:
-            report = _translate_rows(translator, rows, args, sys.stdout, bar)
-        except BrokenPipeError:  # e.g. `| head`: stop quietly
-            sys.stdout = open(os.devnull, "w")  # no second error when Python flushes at exit
-            return 1
+        report = _translate_rows(translator, rows, args, sys.stdout, bar)
     seconds = time.perf_counter() - started
     if not args.quiet:
         o = translator.options

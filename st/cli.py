@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from asr.cli import build_transcribe_parser, load_transcriber
 from asr.decoding import METHODS
+from echoformer.console import stops_quietly_on_closed_stdout
 from echoformer.device import prepare_inference
 from echoformer.model_dir import ModelDirError, read_meta
 from echoformer.output_layer import SOFTMAX_KINDS, requested_softmax, stored_softmax
@@ -80,6 +81,7 @@ def _windows(items: Iterator, size: int) -> Iterator[list]:
         yield window
 
 
+@stops_quietly_on_closed_stdout
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -95,11 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"st-translate: {error}", file=sys.stderr)
         return 2
     show = sys.stderr.isatty() if args.progress is None else args.progress
-    try:
-        failures = _translate_files(transcriber, translator, args, show)
-    except BrokenPipeError:  # e.g. `| head`: stop quietly
-        sys.stderr.close()
-        return 1
+    failures = _translate_files(transcriber, translator, args, show)
     if failures:
         listed = "".join(f"\n  {error}" for error in failures)
         print(f"st-translate: {len(failures)} of {len(args.audio)} files failed:{listed}",
