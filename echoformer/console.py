@@ -27,9 +27,10 @@ def stops_quietly_on_closed_stdout(main: Callable[P, R]) -> Callable[P, R]:
     @functools.wraps(main)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
-            result = main(*args, **kwargs)
-            sys.stdout.flush()  # the last lines too, before the exit's flush, which cannot raise
-            return result
+            try:
+                return main(*args, **kwargs)
+            finally:  # also on sys.exit: the last lines' failure is caught here, not at exit
+                sys.stdout.flush()
         except BrokenPipeError:
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
