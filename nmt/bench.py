@@ -36,7 +36,7 @@ from echoformer.output_layer import (OutputLayer, SoftmaxConfig, requested_softm
 from echoformer.search import BeamSearch, DecoderScorer, DecodingOptions
 from echoformer.svd_softmax import full_logits
 from echoformer.tokenizer import BOS_ID, EOS_ID, PAD_ID
-from nmt.data.batching import pad
+from echoformer.data.batching import pad
 from nmt.data.local import read_lines
 from nmt.model import NMTModelConfig, TransformerNMT
 from nmt.translate import Translator

@@ -42,7 +42,7 @@ from echoformer.search import BeamSearch, DecodingOptions
 from echoformer.svd_cache import cached_svd_factors
 from echoformer.text_norm import normalize_text
 from echoformer.tokenizer import BOS_ID, EOS_ID, PAD_ID, Tokenizer
-from nmt.data.batching import pad
+from echoformer.data.batching import pad
 from nmt.data.local import iter_lines, not_utf8_message
 from nmt.model import TransformerNMT
 

@@ -7,7 +7,7 @@ import torch
 
 from echoformer.search import BeamSearch, DecodingOptions, Scorer
 from echoformer.tokenizer import BOS_ID, EOS_ID, PAD_ID
-from nmt.data.batching import pad
+from echoformer.data.batching import pad
 from nmt.model import NMTModelConfig, TransformerNMT
 
 A, B = 4, 5  # two ordinary tokens after pad/unk/bos/eos

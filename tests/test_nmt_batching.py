@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from echoformer.tokenizer import BOS_ID, EOS_ID, PAD_ID, Tokenizer
-from nmt.data.batching import collate, token_batches
+from echoformer.data.batching import token_batches
+from nmt.data.batching import collate
 from nmt.data.dataset import SampledPairs, TokenizedPairs
 from tiny_nmt import write_tiny_corpus
 

@@ -9,7 +9,8 @@ from pathlib import Path
 from torch import Tensor
 
 from echoformer.tokenizer import Tokenizer
-from nmt.data.batching import collate, token_batches
+from echoformer.data.batching import token_batches
+from nmt.data.batching import collate
 from nmt.data.local import read_parallel
 
 
