@@ -1,4 +1,5 @@
-"""Console scripts of the speech-recognition task: `asr-train` (Hydra) and `asr-transcribe`."""
+"""Console scripts of the speech-recognition task: `asr-train`, `asr-lm-train` (Hydra) and
+`asr-transcribe`."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import sys
 
 from tqdm import tqdm
 
-from asr.decoding import METHODS
+from asr.decoding import LM_METHODS, METHODS, check_lm
 from echoformer.console import stops_quietly_on_closed_stdout
 from echoformer.device import prepare_inference
 from echoformer.model_dir import ModelDirError
@@ -20,6 +21,13 @@ from echoformer.output_layer import (SOFTMAX_KINDS, SoftmaxConfig, requested_sof
 def train_main() -> None:
     """`asr-train [key=value ...] [-m]`: see conf/asr_train.yaml."""
     from asr.train import main
+
+    main()
+
+
+def lm_train_main() -> None:
+    """`asr-lm-train [key=value ...]`: see conf/asr_lm_train.yaml."""
+    from asr.lm_train import main
 
     main()
 
@@ -42,7 +50,17 @@ def build_transcribe_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ctc-weight", type=float, metavar="W",
                         help="CTC weight of joint_beam / attention_rescoring (default: model's)")
     parser.add_argument("--length-penalty", type=float, metavar="A",
-                        help="α of joint_beam's ranking score/length^α (default: model's, 0)")
+                        help="α of joint_beam's ranking score/length^α (default: the LM's "
+                             "decoding.length_penalty with an LM, else the model's, 0)")
+    parser.add_argument("--lm", metavar="DIR",
+                        help="language model directory (asr-lm-train, on this model's pieces) "
+                             "fused with joint_beam or attention_rescoring; default without "
+                             "--model: the shipped models/asr-en-lm, where present")
+    parser.add_argument("--no-lm", action="store_true",
+                        help="decode without a language model (also the shipped one)")
+    parser.add_argument("--lm-weight", type=float, metavar="B",
+                        help="β of the language model's log-probabilities (default: the "
+                             "LM's decoding.lm_weight, tuned with the shipped recogniser)")
     parser.add_argument("--batch-size", type=int, default=8, metavar="B",
                         help="files (or chunks) decoded together (default 8)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda[:N] or auto (default cpu)")
@@ -78,8 +96,9 @@ def default_chunk_seconds(task: dict) -> float:
 
 def load_transcriber(args: argparse.Namespace, model_flag: str = "--model"):
     """A `Transcriber` as the parsed options of `build_transcribe_parser` say (also used by
-    st-translate, whose option for the model is `model_flag`); the model's stored decoding
-    settings fill what is not given."""
+    st-translate, whose option for the model is `model_flag`); what is not given comes from
+    the language model's fusion settings (with an LM, `chosen_lm`), then from the model's
+    stored decoding settings. The shipped LM goes unused by a CTC-only method."""
     from asr.transcribe import Transcriber
     from echoformer.model_dir import load_model_dir
     from echoformer.shipped import default_model
@@ -88,15 +107,38 @@ def load_transcriber(args: argparse.Namespace, model_flag: str = "--model"):
     chunk = args.chunk_seconds or default_chunk_seconds(loaded.task)
     transcriber = Transcriber(loaded, None, args.batch_size, chunk, args.overlap_seconds,
                               args.device)  # the model's stored decoding options, then the flags
+    lm = chosen_lm(args)
+    if lm is not None:  # its fusion settings, then the flags
+        transcriber.use_lm(lm)
+        transcriber.options = dataclasses.replace(transcriber.options, **transcriber.lm_fusion)
     given = {"method": args.method, "beam_size": args.beam_size,
-             "ctc_weight": args.ctc_weight, "length_penalty": args.length_penalty}
+             "ctc_weight": args.ctc_weight, "length_penalty": args.length_penalty,
+             "lm_weight": args.lm_weight}
     transcriber.options = dataclasses.replace(
         transcriber.options, **{key: value for key, value in given.items() if value is not None})
+    if lm is not None and transcriber.options.method not in LM_METHODS:
+        if args.lm:  # asked for: an error; the shipped default: the method goes without
+            check_lm(transcriber.options, transcriber.lm)
+        transcriber.lm = None
+        transcriber.options = dataclasses.replace(transcriber.options, lm_weight=0.0)
+    check_lm(transcriber.options, transcriber.lm)
     stored = stored_softmax(loaded.meta)
     transcriber.use_softmax(requested_softmax(args.softmax, args.svd_window,
                                               args.svd_candidates, stored)
                             or SoftmaxConfig(**stored))
     return transcriber
+
+
+def chosen_lm(args: argparse.Namespace):
+    """The language model directory to fuse: --lm; without --model and --lm, the shipped
+    one where this checkout has it; none with --no-lm."""
+    from echoformer.shipped import shipped_lm
+
+    if args.no_lm:
+        if args.lm:
+            raise ValueError("--lm and --no-lm contradict each other; pass one")
+        return None
+    return args.lm or (shipped_lm() if not args.model else None)
 
 
 @stops_quietly_on_closed_stdout

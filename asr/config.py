@@ -1,7 +1,9 @@
-"""Schema of `asr-train` (Hydra structured config): an unknown key is an error.
+"""Schemas of `asr-train` and `asr-lm-train` (Hydra structured configs): an unknown key is an
+error.
 
-Composed by conf/asr_train.yaml from the groups `asr_model` (tiny, demo, xs, s, m), `reuse`
-(none, g2, g4; shared with NMT) and `softmax` (full, svd).
+`asr-train`: conf/asr_train.yaml, composed from the groups `asr_model` (tiny, demo, xs, s, m),
+`reuse` (none, g2, g4; shared with NMT) and `softmax` (full, svd). `asr-lm-train`:
+conf/asr_lm_train.yaml.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from dataclasses import dataclass, field
 from hydra.core.config_store import ConfigStore
 
 from asr.decoding import ASRDecodingOptions
+from asr.lm import PieceLMConfig
 from asr.model import ASRModelConfig
 from echoformer.output_layer import SoftmaxConfig
 from echoformer.reuse_config import ReuseConfig
@@ -58,5 +61,31 @@ class ASRTrainConfig:
     threads: int = 0  # torch CPU threads (0 = torch's default)
 
 
+@dataclass
+class LMDataConfig:
+    """train/valid: text files, one sentence or phrase a line in the ASR model's transcript
+    form (`python -m asr.data.prepare lm-text` writes lm_train.txt and lm_valid.txt);
+    tokenizer: the ASR model's sentencepiece model (its model/spm.model), whose pieces the LM
+    predicts; max_tokens: padded tokens per training batch (× trainer.accumulate per update);
+    max_length: longer lines (in pieces, with the end token) are left out."""
+
+    train: str = "data/synth_asr/lm_train.txt"
+    valid: str = "data/synth_asr/lm_valid.txt"
+    tokenizer: str = "data/synth_asr/tokenizer.model"
+    max_tokens: int = 4000
+    valid_max_tokens: int = 8000
+    max_length: int = 100
+
+
+@dataclass
+class LMTrainConfig:
+    data: LMDataConfig = field(default_factory=LMDataConfig)
+    model: PieceLMConfig = field(default_factory=PieceLMConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    threads: int = 0  # torch CPU threads (0 = torch's default)
+
+
 def register() -> None:
     ConfigStore.instance().store(name="asr_train_schema", node=ASRTrainConfig)
+    ConfigStore.instance().store(name="asr_lm_train_schema", node=LMTrainConfig)

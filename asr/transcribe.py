@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -20,9 +20,10 @@ import torch
 from asr.audio import SAMPLE_RATE, AudioError, audio_duration, iter_audio_chunks, load_audio
 from asr.decoding import ASRDecodingOptions, decode
 from asr.features import compute_fbank
+from asr.lm import LMFusionOptions, PieceLM, load_lm
 from asr.model import ASRModel
 from asr.stitch import ChunkStitcher
-from echoformer.model_dir import LoadedModel, ModelDirError
+from echoformer.model_dir import TOKENIZER_FILE, LoadedModel, ModelDirError
 from echoformer.output_layer import SoftmaxConfig
 from echoformer.svd_cache import cached_svd_factors
 
@@ -82,6 +83,15 @@ class Transcriber:
         self.model: ASRModel = loaded.model
         self.batch_size, self.device = batch_size, torch.device(device)
         self.chunk_seconds, self.overlap_seconds = chunk_seconds, overlap_seconds
+        self.lm: PieceLM | None = None
+        self.lm_fusion: dict[str, float] = {}
+
+    def use_lm(self, directory: str | Path) -> None:
+        """Fuse the language model of model directory `directory` (asr-lm-train, trained on
+        this model's pieces) with weight options.lm_weight; `lm_fusion` is then what its
+        model.yaml says to decode with (`LMFusionOptions`: lm_weight, length_penalty)."""
+        loaded = load_lm(directory, self.loaded.path / TOKENIZER_FILE, self.device)
+        self.lm, self.lm_fusion = loaded.model, asdict(loaded.decoding_options(LMFusionOptions))
 
     def use_softmax(self, softmax: SoftmaxConfig) -> None:
         """Decoder output layer full or SVD-softmax (factors cached in the model directory)."""
@@ -168,5 +178,5 @@ class Transcriber:
         features = torch.nn.utils.rnn.pad_sequence([p.features for p in batch],
                                                    batch_first=True)
         tokens = decode(self.model, features.to(self.device), lengths.to(self.device),
-                        self.options)
+                        self.options, self.lm)
         return [self.loaded.tokenizer.decode(ids).split() for ids in tokens]

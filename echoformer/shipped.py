@@ -2,6 +2,7 @@
 
     models/asr-en/       English speech recognition (asr-transcribe, st-translate)
     models/nmt-en-de/    English→German translation (nmt-translate, st-translate)
+    models/asr-en-lm/    the word-piece language model fused with asr-en's decoding
 
 A shipped model is an ordinary model directory (echoformer.model_dir) whose weights are stored
 in half precision; loading casts them back to the model's float32 parameters.
@@ -26,7 +27,8 @@ from echoformer.model_dir import (META_FILE, WEIGHTS_FILE, ModelDirError, file_s
 from echoformer.paths import PROJECT_ROOT
 
 MODELS_DIR = PROJECT_ROOT / "models"
-SHIPPED = {"asr": MODELS_DIR / "asr-en", "nmt": MODELS_DIR / "nmt-en-de"}
+SHIPPED = {"asr": MODELS_DIR / "asr-en", "nmt": MODELS_DIR / "nmt-en-de",
+           "asr_lm": MODELS_DIR / "asr-en-lm"}
 MAX_SHIPPED_BYTES = 25 * 1000 * 1000
 # Files of a model directory worth shipping (svd_factors.pt is rebuilt on first use).
 _SHIPPED_FILES = ("model.yaml", "weights.pt", "spm.model", "train_config.yaml")
@@ -41,6 +43,13 @@ def default_model(task: str, flag: str = "--model") -> Path:
             f"no {flag} given and this checkout has no shipped model in {path}; "
             f"pass {flag} DIR (a model/ folder written by training)")
     return path
+
+
+def shipped_lm() -> Path | None:
+    """The shipped language model of the shipped recogniser, or None when this checkout has
+    none (it is optional: asr-transcribe then decodes without one)."""
+    path = SHIPPED["asr_lm"]
+    return path if (path / META_FILE).is_file() else None
 
 
 def export_half(source: Path, target: Path, limit: int = MAX_SHIPPED_BYTES,
@@ -131,6 +140,8 @@ def _check_decoding(task: dict, source: Path) -> None:
         from asr.decoding import ASRDecodingOptions as options  # asr/ builds on echoformer/
     elif kind == "translation":
         from echoformer.search.options import DecodingOptions as options
+    elif kind == "language_model":
+        from asr.lm import LMFusionOptions as options
     else:
         return
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+import asr.lm  # noqa: F401  (registers piece_lm for the shipped asr-en-lm)
 import asr.model  # noqa: F401  (registers conformer_asr for the shipped asr-en)
 from echoformer import shipped
 from echoformer.model_dir import ModelDirError, load_model_dir

@@ -3,6 +3,7 @@
     python -m asr.data.prepare synth --out data/synth_asr --size demo [--jobs N] [--seed S]
     python -m asr.data.prepare librispeech --root DIR --subsets train-clean-100,dev-clean --out DIR
     python -m asr.data.prepare stats --manifest DIR/train.jsonl --vocab-size 256 --out DIR
+    python -m asr.data.prepare lm-text --out DIR --exclude DIR/dev.jsonl DIR/test.jsonl ...
 """
 
 from __future__ import annotations
@@ -67,6 +68,15 @@ def _stats(args: argparse.Namespace) -> dict:
     model = train_transcript_tokenizer(args.manifest, args.out, args.vocab_size, args.model_type)
     cmvn = compute_cmvn(args.manifest, args.out, args.cmvn_max_utterances, args.seed)
     return {"cmvn": str(cmvn), "tokenizer": str(model)}
+
+
+def _lm_text(args: argparse.Namespace) -> dict:
+    from asr.data.lm_text import write_lm_text
+
+    excluded = [utt.text for manifest in args.exclude
+                for utt in read_manifest(manifest, check_audio=False)]
+    return {"excluded_transcripts": len(excluded),
+            **write_lm_text(args.out, excluded, args.ding)}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -141,6 +151,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     stats.add_argument("--seed", type=int, default=0, help="seed of the CMVN sample")
     stats.set_defaults(run=_stats)
+
+    lm_text = commands.add_parser(
+        "lm-text", help="language-model text (lm_train.txt, lm_valid.txt) from the Ding "
+        "dictionary's English side, in transcript form")
+    lm_text.add_argument("--out", type=Path, required=True, help="output folder")
+    lm_text.add_argument(
+        "--exclude", type=Path, nargs="*", default=[],
+        help="manifests whose transcripts no LM line may contain (the dev and test sets)")
+    lm_text.add_argument("--ding", type=Path, default=Path("/usr/share/trans/de-en"),
+                         help="the Ding dictionary file (Debian package trans-de-en)")
+    lm_text.set_defaults(run=_lm_text)
     return parser
 
 

@@ -111,19 +111,24 @@ def read_ding_sentence_pairs(path: str | Path = DING_PATH) -> list[tuple[str, st
     return sentence_pairs(iter_ding_pairs(path))
 
 
-def clean_term(part: str) -> str:
-    """The first ``;`` alternative of a dictionary part without placeholders, remarks in
-    parentheses and ``/ABBR/`` abbreviations: ``"jdn. fassen; fangen"`` → ``"fassen"``.
+def plain_alternative(alternative: str) -> str:
+    """One ``;`` alternative of a dictionary part without placeholders, remarks in parentheses
+    and ``/ABBR/`` abbreviations: ``"jdn. fassen"`` → ``"fassen"``.
 
     Gives ``""`` when nothing plain is left, or the rest still holds ``/`` or ``…`` (``er/sie``
-    alternatives, gaps): such parts teach no clean translation.
+    alternatives, gaps): such text is not a plain phrase.
     """
-    first = part.split(";", 1)[0]
-    text = " ".join(_PLACEHOLDER.sub(" ", _REMARK.sub(" ", first)).split())
+    text = " ".join(_PLACEHOLDER.sub(" ", _REMARK.sub(" ", alternative)).split())
     text = _SPACE_BEFORE_PUNCT.sub(r"\1", text).strip(" ,:")
     if not text or any(mark in text for mark in ("/", "…", "...", "(", ")")):
         return ""
     return text
+
+
+def clean_term(part: str) -> str:
+    """The first ``;`` alternative of a dictionary part, plain (`plain_alternative`):
+    ``"jdn. fassen; fangen"`` → ``"fassen"``; ``""`` when it teaches no clean translation."""
+    return plain_alternative(part.split(";", 1)[0])
 
 
 def term_pairs(part_pairs: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:

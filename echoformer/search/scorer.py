@@ -39,3 +39,24 @@ class Scorer(ABC):
     def select_state(self, state: Any, rows: Tensor) -> Any:
         """The state for rows `rows` (R',) of the current R, in that order (repeats allowed)."""
         return state
+
+
+class WeightedSum(Scorer):
+    """Several full scorers as one: Σ weight · scores (e.g. decoder + language model, so that
+    a pre-beam ranks by both, as ESPnet's does); its state holds each part's."""
+
+    def __init__(self, parts: dict[str, tuple[Scorer, float]]) -> None:
+        self.parts = parts
+
+    def init_state(self, context: Any, beam_size: int) -> dict[str, Any]:
+        return {name: s.init_state(context, beam_size) for name, (s, _) in self.parts.items()}
+
+    def score(self, tokens: Tensor, state: dict[str, Any]) -> tuple[Tensor, dict[str, Any]]:
+        total, new_state = None, {}
+        for name, (scorer, weight) in self.parts.items():
+            scores, new_state[name] = scorer.score(tokens, state[name])
+            total = weight * scores if total is None else total + weight * scores
+        return total, new_state
+
+    def select_state(self, state: dict[str, Any], rows: Tensor) -> dict[str, Any]:
+        return {name: s.select_state(state[name], rows) for name, (s, _) in self.parts.items()}

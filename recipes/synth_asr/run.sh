@@ -8,6 +8,7 @@
 #                            [--max-minutes M] [--exp-dir DIR] [--methods "M1 M2"]
 #                            [--beam-size K] [--softmax full|svd] [--model-dir DIR]
 #                            [--threads T] [--train-args "key=value ..."]
+#                            [--lm DIR] [--lm-weight B]
 #
 # Stages: 1 install espeak-ng/flite/trans-de-en if missing, synthesise the corpus
 #         2 global CMVN + sentencepiece model on the training transcripts
@@ -18,7 +19,8 @@
 #           self-attention share, real-time factor per method) -> <exp-dir>/bench
 # Stages 4-6 use --model-dir (default <exp-dir>/model), e.g. the shipped models/asr-en, and
 # --threads (torch CPU threads; default: torch's for decoding, 2 for the benchmark). Training
-# threads go in --train-args "threads=T".
+# threads go in --train-args "threads=T". Stage 4 fuses a word-piece language model with
+# --lm DIR (asr-lm-train) at weight --lm-weight in joint_beam and attention_rescoring.
 # Without --stop-stage only the data stages run (1-2), or just --stage when it is later.
 # A whole tiny run on a CPU in a few minutes:
 #   recipes/synth_asr/run.sh --size tiny --data-dir data/synth_asr_tiny --stop-stage 5
@@ -42,6 +44,8 @@ train_args=
 softmax=full
 model_dir=
 threads=
+lm=
+lm_weight=
 
 usage() { sed -n '2,/^[^#]/{/^#/p}' "$0" | sed 's/^# \{0,1\}//'; }
 while [[ $# -gt 0 ]]; do
@@ -64,6 +68,8 @@ while [[ $# -gt 0 ]]; do
     --softmax) softmax=$2; shift 2 ;;
     --model-dir) model_dir=$2; shift 2 ;;
     --threads) threads=$2; shift 2 ;;
+    --lm) lm=$2; shift 2 ;;
+    --lm-weight) lm_weight=$2; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "unknown option $1" >&2; usage >&2; exit 2 ;;
   esac
@@ -133,9 +139,13 @@ if run_stage 4; then
 from asr.data.manifest import read_manifest
 print("\n".join(str(u.audio) for u in read_manifest(sys.argv[1])))' "$data_dir/$set.jsonl")
       mkdir -p "$exp_dir/decode_$method"
+      fusion=()  # the CTC-only methods take no language model
+      if [[ -n "$lm" && ( $method == joint_beam || $method == attention_rescoring ) ]]; then
+        fusion=(--lm "$lm" ${lm_weight:+--lm-weight "$lm_weight"})
+      fi
       "${bin}asr-transcribe" --model "$model_dir" --method "$method" \
         --beam-size "$beam_size" --softmax "$softmax" ${threads:+--threads "$threads"} \
-        --format jsonl "${files[@]}" > "$exp_dir/decode_$method/$set.jsonl"
+        "${fusion[@]}" --format jsonl "${files[@]}" > "$exp_dir/decode_$method/$set.jsonl"
     done
   done
 fi
