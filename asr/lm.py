@@ -3,9 +3,10 @@
 `PieceLM` is an LSTM over the ASR model's sentencepiece pieces, trained on text alone
 (`asr-lm-train`, conf/asr_lm_train.yaml; the embedded text: `python -m asr.data.prepare
 lm-text`). It adds β·log p_lm to the hypotheses' scores: token by token in `joint_beam`
-(`LMScorer`, a full scorer beside the CTC/attention one) and per hypothesis in
-`attention_rescoring` (`sequence_log_probs`), as ESPnet's and WeNet's LM fusion do. It shares the
-ASR model's pieces (the same spm.model), so no conversion between vocabularies is needed.
+(`LMScorer`, summed with the attention decoder's scores, which rank the pre-beam that the CTC
+prefix scores then extend) and per hypothesis in `attention_rescoring` (`sequence_log_probs`),
+as ESPnet's and WeNet's LM fusion do. It shares the ASR model's pieces (the same spm.model),
+so no conversion between vocabularies is needed.
 
 Its model directory carries the fusion settings it was tuned with (model.yaml task.decoding,
 `LMFusionOptions`): asr-transcribe uses them unless --lm-weight / --length-penalty are given.
@@ -56,10 +57,10 @@ class PieceLMConfig:
 
     def __post_init__(self) -> None:
         if self.hidden_dim < 1 or self.num_layers < 1:
-            raise ValueError(f"lm_model: hidden_dim={self.hidden_dim} and "
-                             f"num_layers={self.num_layers} must be ≥ 1")
+            raise ValueError(f"model.hidden_dim={self.hidden_dim} and "
+                             f"model.num_layers={self.num_layers} must be ≥ 1")
         if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"lm_model.dropout={self.dropout} must be in [0, 1)")
+            raise ValueError(f"model.dropout={self.dropout} must be in [0, 1)")
 
 
 @register_model("piece_lm")
