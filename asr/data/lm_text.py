@@ -19,7 +19,6 @@ from echoformer.data.split import ding_split
 from echoformer.text_norm import normalize_transcript
 
 
-
 def lm_line(alternative: str) -> str | None:
     """The ASR form of one dictionary alternative (`plain_alternative`), or None when no plain
     words are left (digits, symbols, non-Latin letters: `normalize_transcript` refuses them)."""
