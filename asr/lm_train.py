@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 
 import hydra
@@ -27,7 +28,7 @@ from echoformer.model_dir import save_model_dir
 from echoformer.paths import CONF_DIR
 from echoformer.tokenizer import BOS_ID, EOS_ID, Tokenizer
 from echoformer.training import Trainer
-from echoformer.training.distributed import World, hydra_overrides, process_group
+from echoformer.training.distributed import World, hydra_overrides, train_on_ranks
 from echoformer.training.evaluation import evaluate
 from echoformer.training.run_dir import check_resumable, describe_start, start_from
 
@@ -73,10 +74,8 @@ def run_identity() -> dict:
 
 def train(config: LMTrainConfig, run_dir: Path) -> Path:
     """Train as `config` says into `run_dir`; returns the exported model directory."""
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    with process_group(resolve_device(config.device)) as (world, device):
-        return _train(config, Path(world.from_main(str(run_dir))), device, world)
+    return train_on_ranks(partial(_train, config), run_dir, resolve_device(config.device),
+                          config.threads)
 
 
 def _train(config: LMTrainConfig, run_dir: Path, device: torch.device, world: World) -> Path:

@@ -13,6 +13,7 @@ import dataclasses
 import sys
 from collections.abc import Callable
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from echoformer.model_dir import file_sha256, save_model_dir
 from echoformer.paths import CONF_DIR
 from echoformer.tokenizer import Tokenizer
 from echoformer.training import Trainer, TrainingSummary
-from echoformer.training.distributed import World, hydra_overrides, process_group
+from echoformer.training.distributed import World, hydra_overrides, train_on_ranks
 from echoformer.device import resolve_device
 from echoformer.training.run_dir import check_resumable, describe_start, start_from
 from echoformer.training.evaluation import evaluate
@@ -58,10 +59,8 @@ def run_identity() -> dict[str, Callable[[dict], Any]]:
 def train(config: NMTTrainConfig, run_dir: Path) -> Path:
     """Train as `config` says into `run_dir`; returns the exported model directory.
     Under torchrun: every rank calls this; rank 0's `run_dir` is the one used."""
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    with process_group(resolve_device(config.device)) as (world, device):
-        return _train(config, Path(world.from_main(str(run_dir))), device, world)
+    return train_on_ranks(partial(_train, config), run_dir, resolve_device(config.device),
+                          config.threads)
 
 
 def _train(config: NMTTrainConfig, run_dir: Path, device: torch.device, world: World) -> Path:

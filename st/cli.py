@@ -45,6 +45,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--method", choices=METHODS,
                         help="ASR decoding method (default: the speech model's)")
     parser.add_argument("--asr-beam-size", type=int, metavar="K", help="ASR beam size")
+    parser.add_argument("--lm", metavar="DIR", help="ASR language model (asr-lm-train) fused "
+                        "with joint_beam or attention_rescoring; default without --asr: the "
+                        "shipped models/asr-en-lm, where present")
+    parser.add_argument("--no-lm", action="store_true",
+                        help="recognise without a language model (also the shipped one)")
+    parser.add_argument("--lm-weight", type=float, metavar="B",
+                        help="β of the ASR language model (default: the LM's)")
     parser.add_argument("--nmt-beam-size", type=int, metavar="K", help="translation beam size")
     parser.add_argument("--softmax", choices=SOFTMAX_KINDS,
                         help="output layer of both decoders (default: each model's)")
@@ -64,9 +71,11 @@ def _asr_args(args: argparse.Namespace) -> argparse.Namespace:
     """asr-transcribe's options for st-translate's (its own defaults for the rest)."""
     given = {"--model": args.asr, "--method": args.method, "--beam-size": args.asr_beam_size,
              "--softmax": args.softmax, "--batch-size": args.batch_size,
-             "--device": args.device}
+             "--device": args.device, "--lm": args.lm, "--lm-weight": args.lm_weight}
     argv = [part for flag, value in given.items() if value is not None
             for part in (flag, str(value))]
+    if args.no_lm:
+        argv.append("--no-lm")
     return build_transcribe_parser().parse_args([*argv, "--", *args.audio])
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from asr.cli import build_transcribe_parser, load_transcriber
+from asr.cli import build_transcribe_parser, chosen_lm, load_transcriber
 from nmt.translate import Translator
-from st.cli import main
+from st.cli import _asr_args, build_parser, main
 from asr_fixtures import untrained_model_dir, write_tone
 from tiny_nmt import random_model_dir, write_tiny_corpus
 
@@ -102,3 +102,17 @@ def test_without_a_shipped_model_the_message_names_st_translates_own_option(
     assert "no --asr given" in capsys.readouterr().err
     assert main(["--asr", str(asr), str(audio)]) == 2
     assert "no --nmt given" in capsys.readouterr().err
+
+
+def test_language_model_options_reach_the_recogniser(tmp_path, monkeypatch):
+    from echoformer import shipped
+
+    lm_dir = tmp_path / "asr-en-lm"
+    lm_dir.mkdir()
+    (lm_dir / "model.yaml").write_text("format_version: 1\n")
+    monkeypatch.setitem(shipped.SHIPPED, "asr_lm", lm_dir)
+    parse = build_parser().parse_args
+    assert chosen_lm(_asr_args(parse(["a.wav"]))) == lm_dir  # the shipped LM by default
+    assert chosen_lm(_asr_args(parse(["--no-lm", "a.wav"]))) is None
+    asr = _asr_args(parse(["--asr", "A", "--lm", "L", "--lm-weight", "0.3", "a.wav"]))
+    assert (chosen_lm(asr), asr.lm_weight, asr.audio) == ("L", 0.3, ["a.wav"])

@@ -15,6 +15,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 import torch
@@ -160,6 +161,17 @@ def process_group(device: torch.device) -> Iterator[tuple[World, torch.device]]:
         yield current(), device
     finally:
         dist.destroy_process_group()
+
+
+def train_on_ranks(body: Callable[[Path, torch.device, World], T], run_dir: Path,
+                   device: torch.device, threads: int = 0) -> T:
+    """What a training app's `train(config, run_dir)` does: set the CPU threads (0: torch's
+    choice), join the torchrun processes, and call `body(run_dir, device, world)` with rank
+    0's `run_dir` on every rank and this rank's device."""
+    if threads:
+        torch.set_num_threads(threads)
+    with process_group(device) as (world, rank_device):
+        return body(Path(world.from_main(str(run_dir))), rank_device, world)
 
 
 def _rank_device(device: torch.device) -> torch.device:
