@@ -11,11 +11,13 @@ are timed interleaved in one `compare` call.
 Real-time factor: the trained model itself transcribes up to `asr.max_utterances` files of a
 manifest (default: `test.jsonl` of the data folder it was trained on) with each decoding
 method, file by file (batch 1); rtf = wall-clock seconds / audio seconds, after one untimed
-warm-up file per method.
+warm-up file per method. With `asr.lm=DIR` (an asr-lm-train model directory), the methods that
+fuse a language model are timed again with it ("joint_beam + LM"), at the LM's stored settings.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -27,15 +29,17 @@ from omegaconf import DictConfig, OmegaConf
 from torch import Tensor, nn
 
 from asr.data.manifest import ManifestError, Utterance, read_manifest
-from asr.decoding import METHODS, ASRDecodingOptions
+from asr.decoding import LM_METHODS, METHODS, ASRDecodingOptions
 from asr.features import NUM_MEL_BINS
+from asr.lm import load_lm
 from asr.model import ASRModel, ASRModelConfig
 from asr.transcribe import Transcriber
 from echoformer.bench.config import reuse_rows_pattern
 from echoformer.bench.layers import SOFTMAX_FLOPS_PER_SCORE
 from echoformer.bench.report import log_axis_at, markdown_table, save_figure
 from echoformer.bench.timing import compare, machine_facts
-from echoformer.model_dir import RUN_CONFIG_FILE, LoadedModel, ModelDirError, load_model_dir
+from echoformer.model_dir import (RUN_CONFIG_FILE, TOKENIZER_FILE, LoadedModel, ModelDirError,
+                                  load_model_dir)
 
 FRAMES_PER_SECOND = 100  # 10 ms fbank hop
 TEST_MANIFEST = "test.jsonl"
@@ -47,9 +51,9 @@ ENCODER_COLUMNS = [("seconds", "seconds", "g"), ("frames", "frames", "d"),
 ATTENTION_COLUMNS = [("seconds", "seconds", "g"), ("encoder_ms", "encoder ms", ".1f"),
                      ("without_attention_ms", "without attention ms", ".1f"),
                      ("attention_share", "attention share", ".0%")]
-RTF_COLUMNS = [("method", "method", "s"), ("utterances", "files", "d"),
-               ("audio_seconds", "audio s", ".1f"), ("processing_seconds", "processing s", ".2f"),
-               ("rtf", "RTF", ".4f")]
+RTF_COLUMNS = [("method", "method", "s"), ("beam_size", "beam", "d"),
+               ("utterances", "files", "d"), ("audio_seconds", "audio s", ".1f"),
+               ("processing_seconds", "processing s", ".2f"), ("rtf", "RTF", ".4f")]
 
 
 class AttentionStandIn(nn.Module):
@@ -138,16 +142,23 @@ def default_manifest(model_dir: Path) -> Path:
 
 
 def rtf_records(loaded: LoadedModel, utterances: list[Utterance], methods: list[str],
-                device: str, warmup: int) -> list[dict]:
+                device: str, warmup: int, lm: str | None = None) -> list[dict]:
+    """One row per method (and per LM method again with `lm`, a language model directory)."""
     defaults = loaded.task.get("decoding", {})
     records = []
     paths = [str(u.audio) for u in utterances]
-    for method in methods:
+    runs = [(method, None) for method in methods]
+    if lm:
+        runs += [(method, lm) for method in methods if method in LM_METHODS]
+    for method, lm_dir in runs:
         options = ASRDecodingOptions(
             method=method, beam_size=int(defaults.get("beam_size", 10)),
             ctc_weight=float(defaults.get("ctc_weight", 0.3)),
             length_penalty=float(defaults.get("length_penalty", 0.0)))
         transcriber = Transcriber(loaded, options, batch_size=1, device=device)
+        if lm_dir:
+            transcriber.use_lm(lm_dir)
+            transcriber.options = dataclasses.replace(options, **transcriber.lm_fusion)
         for _ in range(warmup):
             list(transcriber.transcribe(paths[:1]))
         _synchronize(device)
@@ -160,7 +171,8 @@ def rtf_records(loaded: LoadedModel, utterances: list[Utterance], methods: list[
             raise ValueError(f"{len(failed)} file(s) could not be read, e.g. {failed[0].audio}: "
                              f"{failed[0].error}")
         audio = sum(t.duration for t in transcripts)
-        records.append({"method": method, "utterances": len(transcripts),
+        records.append({"method": method + (" + LM" if lm_dir else ""),
+                        "utterances": len(transcripts),
                         "audio_seconds": audio, "processing_seconds": elapsed,
                         "rtf": elapsed / audio, "beam_size": options.beam_size})
     return records
@@ -186,6 +198,8 @@ def _load(cfg: DictConfig) -> tuple[LoadedModel, Path]:
         if not isinstance(loaded.model, ASRModel):
             raise ValueError(f"{model_dir} holds a {loaded.meta.get('model_type')} model, not "
                              "a speech recogniser; use bench suite=nmt for translation models")
+        if cfg.asr.lm:
+            load_lm(cfg.asr.lm, model_dir / TOKENIZER_FILE)  # refused here, before any timing
         manifest = Path(cfg.asr.manifest) if cfg.asr.manifest else default_manifest(model_dir)
         if not manifest.is_file():
             raise ValueError(f"manifest {manifest} not found; check asr.manifest=PATH.jsonl")
@@ -208,7 +222,7 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
     reuse = reuse_rows_pattern("asr", a, config.num_layers)
     encoder, attention = encoder_records(config, list(a.seconds), reuse, cfg.device,
                                          cfg.warmup, cfg.repeats)
-    rtf = rtf_records(loaded, utterances, list(a.methods), cfg.device, cfg.warmup)
+    rtf = rtf_records(loaded, utterances, list(a.methods), cfg.device, cfg.warmup, a.lm)
     results = {
         "suite": "asr", "machine": machine_facts(cfg.device),
         "config": OmegaConf.to_container(cfg),
@@ -271,7 +285,9 @@ def markdown(results: dict) -> str:
         "",
         f"The trained model transcribing files of `{results['manifest']}` one at a time "
         "(audio reading and fbank included), after one untimed warm-up file; "
-        "RTF = processing seconds / audio seconds (lower is faster).",
+        "RTF = processing seconds / audio seconds (lower is faster)"
+        + (f"; `+ LM`: with the language model `{c['asr']['lm']}` fused, at its stored "
+           "settings (β, α, beam)." if c["asr"].get("lm") else "."),
         "",
         markdown_table(results["rtf"], RTF_COLUMNS),
     ])

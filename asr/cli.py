@@ -46,7 +46,8 @@ def build_transcribe_parser() -> argparse.ArgumentParser:
     parser.add_argument("--method", choices=METHODS,
                         help="decoding method (default: the model's decoding.method; "
                              "joint_beam for the shipped model)")
-    parser.add_argument("--beam-size", type=int, metavar="K", help="beam size (default: model's)")
+    parser.add_argument("--beam-size", type=int, metavar="K", help="beam size (default: the "
+                        "LM's decoding.beam_size with an LM that sets one, else the model's)")
     parser.add_argument("--ctc-weight", type=float, metavar="W",
                         help="CTC weight of joint_beam / attention_rescoring (default: model's)")
     parser.add_argument("--length-penalty", type=float, metavar="A",

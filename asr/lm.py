@@ -35,14 +35,24 @@ DEFAULT_LM_WEIGHT = 0.5  # β of a new LM until tuned (the shipped pair's dev se
 class LMFusionOptions:
     """How a language model joins the ASR decoding (its model.yaml task.decoding):
     lm_weight β of log p_lm; length_penalty α of joint_beam's ranking score / length^α, which
-    replaces the ASR model's own while this LM is used (fusion shortens hypotheses)."""
+    replaces the ASR model's own while this LM is used (fusion shortens hypotheses);
+    beam_size, where not 0, the beam to search with this LM instead of the ASR model's
+    (`fusion_overrides`)."""
 
     lm_weight: float = DEFAULT_LM_WEIGHT
     length_penalty: float = 0.0
+    beam_size: int = 0
 
     def __post_init__(self) -> None:
         if self.lm_weight < 0:
             raise ValueError(f"lm_weight={self.lm_weight} must be ≥ 0")
+        if self.beam_size < 0:
+            raise ValueError(f"beam_size={self.beam_size}: use 0 (the ASR model's) or more")
+
+    def fusion_overrides(self) -> dict[str, float | int]:
+        """The ASR decoding options this LM sets (`ASRDecodingOptions` field names)."""
+        overrides = {"lm_weight": self.lm_weight, "length_penalty": self.length_penalty}
+        return overrides | ({"beam_size": self.beam_size} if self.beam_size else {})
 
 
 @dataclass

@@ -53,7 +53,8 @@ def collect(settings, timings: dict[str, float], total_seconds: float) -> dict:
         "models": {kind: {task: _model_facts(path) for task, path in tasks.items()}
                    for kind, tasks in models.items()},
         "asr_wer": {"demo": _json(exp / "asr" / decode),
-                    "shipped": _json(exp / "shipped/asr" / decode)},
+                    "shipped": _json(exp / "shipped/asr" / decode),
+                    "shipped + LM": _json(exp / "shipped/asr_lm/decode_joint_beam/wer.json")},
         "nmt_scores": {"demo": _json(exp / "nmt/test.svd.scores.json"),
                        "shipped": _json(exp / "shipped/nmt/test.svd.scores.json")},
         "nmt_test_lines": settings.nmt_test_lines,
@@ -114,7 +115,10 @@ def _asr(data: dict) -> str:
     text = ("## Speech recognition (WER)\n\nAttention rescoring, beam 10, SVD-softmax asked "
             "for; rescoring scores whole hypotheses in one pass, more rows than SVD-softmax's "
             "`max_rows` (16), so the decoder's full output layer scores them. `test`: voices "
-            "seen in training; `test_unseen_voice`: held-out voices.\n\n")
+            "seen in training; `test_unseen_voice`: held-out voices. *shipped + LM*: the "
+            "shipped model as `asr-transcribe` runs it by default: `joint_beam` with the "
+            "shipped language model (`models/asr-en-lm`) at its stored settings (β, α, "
+            "beam).\n\n")
     if not rows:
         return text + "Not measured (the decoding step has not run)."
     return text + markdown_rows(["model", "test set", "utterances", "WER %", "sub", "del",
@@ -141,7 +145,9 @@ def _nmt(data: dict) -> str:
 
 def _st(data: dict) -> str:
     examples = data["speech_translation"]
-    text = "## Speech translation examples (st-translate)\n\n"
+    text = ("## Speech translation examples (st-translate)\n\nSix utterances of each ASR "
+            "test set; the shipped models as `st-translate` runs them by default (with the "
+            "shipped language model where present).\n\n")
     if not examples:
         return text + "Not run."
     kinds = [k for k in ("demo", "shipped") if k in examples[0]]

@@ -7,8 +7,9 @@ then writes EXP/report.md and EXP/report.json with PNG plots beside them:
   2 training     a small ASR and a small NMT model, each within a time budget, with attention
                  map reuse in both encoders (stage 3) -> EXP/asr/model, EXP/nmt/model
   3 decoding     the ASR test sets and the NMT test split, beam search with SVD-softmax, by the
-                 just-trained models and the shipped ones (stages 4-5); speech translation
-                 examples with st-translate
+                 just-trained models and the shipped ones (stages 4-5; the shipped recogniser
+                 also as asr-transcribe runs it by default: joint_beam with its language
+                 model); speech translation examples with st-translate
   4 latency      bench suites layers, asr and nmt
   5 report
 
@@ -161,13 +162,21 @@ class Demo:
                               [exp / "shipped/asr/decode_attention_rescoring/wer.json"],
                               lambda: self.decode_asr(exp / "shipped/asr", shipped["asr"]),
                               [shipped["asr"] / "model.yaml"]))
+        if "asr" in shipped and self.has_shipped("asr_lm"):
+            lm = s.shipped["asr_lm"]
+            steps.append(Step("shipped ASR model with its language model (joint_beam)",
+                              [exp / "shipped/asr_lm/decode_joint_beam/wer.json"],
+                              lambda: self.decode_asr(exp / "shipped/asr_lm", shipped["asr"],
+                                                      "joint_beam", lm),
+                              [shipped["asr"] / "model.yaml", lm / "model.yaml"]))
         if "nmt" in shipped:
             steps.append(Step("shipped NMT model on the test split",
                               [exp / "shipped/nmt/test.svd.scores.json"],
                               lambda: self.translate(exp / "shipped/nmt", shipped["nmt"]),
                               [shipped["nmt"] / "model.yaml"]))
         models = [asr_model / "model.yaml", nmt_model / "model.yaml",
-                  *(path / "model.yaml" for path in shipped.values())]
+                  *(path / "model.yaml" for path in shipped.values()),
+                  *([s.shipped["asr_lm"] / "model.yaml"] if self.has_shipped("asr_lm") else [])]
         steps += [
             Step("speech translation examples (st-translate)", [exp / "st_examples.json"],
                  self.speech_translation, models),
@@ -213,10 +222,12 @@ class Demo:
                         "--reuse", s.reuse, "--exp-dir", str(s.exp / "nmt"),
                         *self.budget(s.nmt_minutes))
 
-    def decode_asr(self, exp_dir: Path, model: Path) -> None:
+    def decode_asr(self, exp_dir: Path, model: Path, method: str = "attention_rescoring",
+                   lm: Path | None = None) -> None:
         self.asr_recipe("--stage", "4", "--stop-stage", "5", "--exp-dir", str(exp_dir),
-                        "--model-dir", str(model), "--methods", "attention_rescoring",
-                        "--softmax", "svd", "--threads", str(self.s.threads))
+                        "--model-dir", str(model), "--methods", method,
+                        "--softmax", "svd", "--threads", str(self.s.threads),
+                        *(["--lm", str(lm)] if lm else []))
 
     def translate(self, exp_dir: Path, model: Path) -> None:
         self.nmt_recipe("--stage", "4", "--stop-stage", "5", "--exp-dir", str(exp_dir),
@@ -232,13 +243,14 @@ class Demo:
 
         examples = pick_examples(self.s.asr_data, ST_EXAMPLES)
         references = reference_translations(self.s.nmt_data, [e["text"] for e in examples])
-        pairs = {"demo": (self.s.exp / "asr/model", self.s.exp / "nmt/model")}
-        if self.has_shipped("asr") and self.has_shipped("nmt"):
-            pairs["shipped"] = (self.s.shipped["asr"], self.s.shipped["nmt"])
+        pairs = {"demo": (self.s.exp / "asr/model", self.s.exp / "nmt/model", [])}
+        if self.has_shipped("asr") and self.has_shipped("nmt"):  # as st-translate's default
+            lm = ["--lm", str(self.s.shipped["asr_lm"])] if self.has_shipped("asr_lm") else []
+            pairs["shipped"] = (self.s.shipped["asr"], self.s.shipped["nmt"], lm)
         results = {}
-        for name, (asr, nmt) in pairs.items():
+        for name, (asr, nmt, lm) in pairs.items():
             out = self.call([str(self.bin / "st-translate"), "--asr", str(asr), "--nmt",
-                             str(nmt), "--softmax", "svd", "--format", "jsonl",
+                             str(nmt), *lm, "--softmax", "svd", "--format", "jsonl",
                              "--threads", str(self.s.threads),
                              *[e["audio"] for e in examples]], capture=True)
             results[name] = [json.loads(line) for line in out.splitlines() if line.strip()]

@@ -14,6 +14,7 @@ in half precision; loading casts them back to the model's float32 parameters.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import shutil
 import sys
 import tempfile
@@ -57,8 +58,9 @@ def export_half(source: Path, target: Path, limit: int = MAX_SHIPPED_BYTES,
     """Copy model directory `source` to `target` with float weights in half precision.
 
     `decoding` overrides entries of the model's decoding defaults (``task.decoding`` in
-    model.yaml, e.g. ``{"method": "joint_beam"}``); each key must already be there, with a
-    value of the same type, and the task's decoding options must accept the result.
+    model.yaml, e.g. ``{"method": "joint_beam"}``); each key must be there or be a field of
+    the task's decoding options (one added since the model was written), the value of the
+    same type, and the task's decoding options must accept the result.
     `softmax` sets the model's SVD-softmax defaults (``architecture.softmax``: ``window`` W,
     ``candidates`` N), which `--softmax svd` without `--svd-window`/`--svd-candidates` uses;
     the kind (full or svd) stays the source's. Raises
@@ -103,11 +105,13 @@ def _override_decoding(meta: dict, overrides: dict, source: Path) -> None:
     defaults = (meta.get("task") or {}).get("decoding")
     if overrides and not isinstance(defaults, dict):
         raise ModelDirError(f"{source}/{META_FILE} has no task.decoding defaults to override")
+    options = _decoding_class(meta["task"].get("task"))
+    known = {f.name: f.default for f in dataclasses.fields(options)} if options else {}
     for key, value in overrides.items():
-        if key not in defaults:
+        if key not in defaults and key not in known:  # a newer option: its default then
             raise ModelDirError(f"--decoding {key}=...: {source} has no decoding default "
                                 f"named {key!r}; it has {', '.join(sorted(defaults))}")
-        old = defaults[key]
+        old = defaults.get(key, known.get(key))
         if type(value) is not type(old) and not (isinstance(old, float)
                                                  and type(value) is int):
             raise ModelDirError(f"--decoding {key}={value}: expected a {type(old).__name__} "
@@ -132,17 +136,25 @@ def _override_softmax(meta: dict, overrides: dict, source: Path) -> None:
         architecture.setdefault("softmax", {"kind": "full"}).update(overrides)
 
 
+def _decoding_class(kind: str | None) -> type | None:
+    """The decoding options dataclass of a model.yaml task kind (None for another kind)."""
+    if kind == "speech_recognition":
+        from asr.decoding import ASRDecodingOptions  # asr/ builds on echoformer/
+        return ASRDecodingOptions
+    if kind == "translation":
+        from echoformer.search.options import DecodingOptions
+        return DecodingOptions
+    if kind == "language_model":
+        from asr.lm import LMFusionOptions
+        return LMFusionOptions
+    return None
+
+
 def _check_decoding(task: dict, source: Path) -> None:
     """Build the task's decoding options from the new defaults, so that a value the options
     refuse (e.g. ``method=joint-beam``) fails at export, not when the copy is first used."""
-    kind = task.get("task")
-    if kind == "speech_recognition":
-        from asr.decoding import ASRDecodingOptions as options  # asr/ builds on echoformer/
-    elif kind == "translation":
-        from echoformer.search.options import DecodingOptions as options
-    elif kind == "language_model":
-        from asr.lm import LMFusionOptions as options
-    else:
+    options = _decoding_class(task.get("task"))
+    if options is None:
         return
     try:
         options(**task["decoding"])

@@ -103,3 +103,32 @@ def test_a_model_without_recorded_data_needs_a_manifest(model_and_manifest, tmp_
                          capture_output=True, text=True)
     assert run.returncode != 0
     assert "asr.manifest=" in run.stderr
+
+
+def test_a_language_model_adds_rows_for_the_methods_that_fuse_one(model_and_manifest, tmp_path):
+    import torch
+
+    from asr.lm import PieceLM, PieceLMConfig
+    from echoformer.model_dir import save_model_dir
+    from echoformer.tokenizer import Tokenizer
+
+    model_dir, manifest = model_and_manifest
+    spm = model_dir / "spm.model"
+    torch.manual_seed(0)
+    lm = PieceLM(PieceLMConfig(hidden_dim=16, num_layers=1, dropout=0.0),
+                 Tokenizer(spm).vocab_size)
+    lm_dir = save_model_dir(tmp_path / "lm", lm, lm.state_dict(), spm, {
+        "task": "language_model", "decoding": {"lm_weight": 0.5, "length_penalty": 0.0}})
+    out = tmp_path / "bench"
+    subprocess.run(BENCH + [f"model={model_dir}", f"asr.manifest={manifest}", "asr.seconds=[1]",
+                            "repeats=1", "asr.methods=[ctc_greedy,joint_beam]",
+                            f"asr.lm={lm_dir}", f"hydra.run.dir={out}"],
+                   check=True, capture_output=True)
+    results = json.loads((out / "results.json").read_text())
+    assert [r["method"] for r in results["rtf"]] == ["ctc_greedy", "joint_beam",
+                                                     "joint_beam + LM"]
+    assert "joint_beam + LM" in (out / "report.md").read_text()
+    run = subprocess.run(BENCH + [f"model={model_dir}", f"asr.manifest={manifest}",
+                                  f"asr.lm={model_dir}", f"hydra.run.dir={out}"],
+                         capture_output=True, text=True)
+    assert run.returncode != 0 and "not a language model" in run.stderr

@@ -168,8 +168,8 @@ def test_the_shipped_lm_is_the_default_only_for_the_shipped_model(tmp_path, monk
 def test_the_lm_s_fusion_settings_apply_and_flags_replace_them(tmp_path):
     lm_dir, _ = _trained_lm(tmp_path, SENTENCES)
     meta = yaml.safe_load((lm_dir / "model.yaml").read_text())
-    assert meta["task"]["decoding"] == {"lm_weight": 0.5, "length_penalty": 0.0}
-    meta["task"]["decoding"] = {"lm_weight": 0.9, "length_penalty": 0.4}
+    assert meta["task"]["decoding"] == {"lm_weight": 0.5, "length_penalty": 0.0, "beam_size": 0}
+    meta["task"]["decoding"] = {"lm_weight": 0.9, "length_penalty": 0.4, "beam_size": 0}
     (lm_dir / "model.yaml").write_text(yaml.safe_dump(meta))
     asr_dir, spm = tmp_path / "model", tmp_path / "tokenizer.model"  # the LM's pieces
     torch.manual_seed(0)
@@ -181,6 +181,13 @@ def test_the_lm_s_fusion_settings_apply_and_flags_replace_them(tmp_path):
     options = load_transcriber(_args("--model", str(asr_dir), "--lm", str(lm_dir),
                                      "--lm-weight", "0.2", "--length-penalty", "0")).options
     assert (options.lm_weight, options.length_penalty) == (0.2, 0.0)
+    meta["task"]["decoding"]["beam_size"] = 6  # a beam tuned with this LM
+    (lm_dir / "model.yaml").write_text(yaml.safe_dump(meta))
+    assert load_transcriber(_args("--model", str(asr_dir), "--lm", str(lm_dir))
+                            ).options.beam_size == 6
+    assert load_transcriber(_args("--model", str(asr_dir), "--lm", str(lm_dir), "--beam-size",
+                                  "3")).options.beam_size == 3
+    assert load_transcriber(_args("--model", str(asr_dir))).options.beam_size == 2
     with pytest.raises(ValueError, match="works with joint_beam and attention_rescoring"):
         load_transcriber(_args("--model", str(asr_dir), "--lm", str(lm_dir),
                                "--method", "ctc_greedy"))

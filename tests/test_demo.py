@@ -34,6 +34,11 @@ def test_report_has_every_section_with_numbers(demo_run):
     report = json.loads((exp / "report.json").read_text())
     assert {row["name"] for row in report["asr_wer"]["demo"]} == {"test", "test_unseen_voice"}
     assert all(0.0 <= row["wer"] for row in report["asr_wer"]["demo"])
+    from echoformer.shipped import shipped_lm
+
+    if shipped_lm() is not None:  # the shipped recogniser as asr-transcribe runs it
+        assert {row["name"] for row in report["asr_wer"]["shipped + LM"]} == \
+            {"test", "test_unseen_voice"}
     assert report["nmt_scores"]["demo"]["sentences"] == 20
     assert report["models"]["demo"]["asr"]["reuse_pattern"] == [2, 2]
     assert report["models"]["demo"]["nmt"]["reuse_pattern"] == [2, 2]

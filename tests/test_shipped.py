@@ -58,6 +58,25 @@ def test_export_sets_decoding_defaults_from_the_command_line(model_dir, tmp_path
     assert not (tmp_path / "bad").exists()
 
 
+def test_export_sets_a_decoding_option_added_after_the_model_was_written(model_dir, tmp_path,
+                                                                         capsys):
+    import shutil
+
+    import yaml
+
+    older = tmp_path / "older"
+    shutil.copytree(model_dir, older)
+    meta = yaml.safe_load((older / "model.yaml").read_text())
+    del meta["task"]["decoding"]["length_penalty"]  # as if written before the option existed
+    (older / "model.yaml").write_text(yaml.safe_dump(meta))
+    assert shipped.main(["export", str(older), str(tmp_path / "new"),
+                         "--decoding", "length_penalty=0.5"]) == 0
+    assert load_model_dir(tmp_path / "new").meta["task"]["decoding"]["length_penalty"] == 0.5
+    assert shipped.main(["export", str(older), str(tmp_path / "bad"),
+                         "--decoding", "length_penalty=long"]) == 1
+    assert "expected a float" in capsys.readouterr().err
+
+
 def test_export_sets_the_svd_softmax_window_and_candidates(model_dir, tmp_path, capsys):
     target = tmp_path / "w3"  # W=3, N=20: not the defaults D/8, V/16 of the tiny model
     assert shipped.main(["export", str(model_dir), str(target), "--svd-window", "3",

@@ -61,6 +61,9 @@ class ASRBenchConfig:
         "ctc_greedy", "ctc_prefix_beam", "joint_beam", "attention_rescoring"])
     manifest: str | None = None  # audio for the real-time factor (default: the test set)
     max_utterances: int = 20
+    # A language model (asr-lm-train model dir): the methods that can fuse one are timed
+    # again with it, at its stored fusion settings ("joint_beam + LM" rows).
+    lm: str | None = None
 
 
 def reuse_rows_pattern(suite: str, node, num_layers: int) -> list[int]:

@@ -20,7 +20,8 @@
 # Stages 4-6 use --model-dir (default <exp-dir>/model), e.g. the shipped models/asr-en, and
 # --threads (torch CPU threads; default: torch's for decoding, 2 for the benchmark). Training
 # threads go in --train-args "threads=T". Stage 4 fuses a word-piece language model with
-# --lm DIR (asr-lm-train) at weight --lm-weight in joint_beam and attention_rescoring.
+# --lm DIR (asr-lm-train) at weight --lm-weight in joint_beam and attention_rescoring;
+# stage 6 then times those two methods with it as well.
 # Without --stop-stage only the data stages run (1-2), or just --stage when it is later.
 # A whole tiny run on a CPU in a few minutes:
 #   recipes/synth_asr/run.sh --size tiny --data-dir data/synth_asr_tiny --stop-stage 5
@@ -39,7 +40,7 @@ max_steps=
 max_minutes=
 exp_dir=
 methods="ctc_greedy ctc_prefix_beam attention_rescoring joint_beam"
-beam_size=10
+beam_size=           # default: the model's (and its LM's) decoding.beam_size
 train_args=
 softmax=full
 model_dir=
@@ -134,7 +135,7 @@ fi
 if run_stage 4; then
   for method in $methods; do
     for set in $test_sets; do
-      echo "== stage 4: decode $set with $method (beam $beam_size)"
+      echo "== stage 4: decode $set with $method${beam_size:+ (beam $beam_size)}"
       mapfile -t files < <("$python" -c 'import sys
 from asr.data.manifest import read_manifest
 print("\n".join(str(u.audio) for u in read_manifest(sys.argv[1])))' "$data_dir/$set.jsonl")
@@ -144,7 +145,7 @@ print("\n".join(str(u.audio) for u in read_manifest(sys.argv[1])))' "$data_dir/$
         fusion=(--lm "$lm" ${lm_weight:+--lm-weight "$lm_weight"})
       fi
       "${bin}asr-transcribe" --model "$model_dir" --method "$method" \
-        --beam-size "$beam_size" --softmax "$softmax" ${threads:+--threads "$threads"} \
+        ${beam_size:+--beam-size "$beam_size"} --softmax "$softmax" ${threads:+--threads "$threads"} \
         "${fusion[@]}" --format jsonl "${files[@]}" > "$exp_dir/decode_$method/$set.jsonl"
     done
   done
@@ -164,5 +165,5 @@ fi
 if run_stage 6; then
   echo "== stage 6: latency (bench suite=asr) -> $exp_dir/bench"
   "${bin}bench" suite=asr model="$model_dir" asr.manifest="$data_dir/test.jsonl" \
-    ${threads:+threads="$threads"} hydra.run.dir="$exp_dir/bench"
+    ${threads:+threads="$threads"} ${lm:+asr.lm="$lm"} hydra.run.dir="$exp_dir/bench"
 fi
