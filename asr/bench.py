@@ -174,7 +174,7 @@ def rtf_records(loaded: LoadedModel, utterances: list[Utterance], methods: list[
         records.append({"method": method + (" + LM" if lm_dir else ""),
                         "utterances": len(transcripts),
                         "audio_seconds": audio, "processing_seconds": elapsed,
-                        "rtf": elapsed / audio, "beam_size": options.beam_size})
+                        "rtf": elapsed / audio, "beam_size": transcriber.options.beam_size})
     return records
 
 

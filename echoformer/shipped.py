@@ -110,7 +110,7 @@ def _override_decoding(meta: dict, overrides: dict, source: Path) -> None:
     for key, value in overrides.items():
         if key not in defaults and key not in known:  # a newer option: its default then
             raise ModelDirError(f"--decoding {key}=...: {source} has no decoding default "
-                                f"named {key!r}; it has {', '.join(sorted(defaults))}")
+                                f"named {key!r}; it has {', '.join(sorted(set(defaults) | set(known)))}")
         old = defaults.get(key, known.get(key))
         if type(value) is not type(old) and not (isinstance(old, float)
                                                  and type(value) is int):

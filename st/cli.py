@@ -8,7 +8,8 @@ The same as the pipe `asr-transcribe A.wav B.wav | nmt-translate` but with one m
 an error line per failed file: one line per audio file in input order (empty for a file that
 could not be read, which is reported on stderr; the exit status is then 1). The translator
 reads what the recogniser writes (lower case, no punctuation): the NMT training data holds such
-copies of its English side.
+copies of its English side. Without --asr the shipped recogniser runs with the shipped
+word-piece language model (models/asr-en-lm), as asr-transcribe does; --no-lm leaves it out.
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: the shipped models/nmt-en-de)")
     parser.add_argument("--method", choices=METHODS,
                         help="ASR decoding method (default: the speech model's)")
-    parser.add_argument("--asr-beam-size", type=int, metavar="K", help="ASR beam size")
+    parser.add_argument("--asr-beam-size", type=int, metavar="K", help="ASR beam size "
+                        "(default: the LM's where it stores one, else the speech model's)")
     parser.add_argument("--lm", metavar="DIR", help="ASR language model (asr-lm-train) fused "
                         "with joint_beam or attention_rescoring; default without --asr: the "
                         "shipped models/asr-en-lm, where present")

@@ -118,7 +118,8 @@ def test_a_language_model_adds_rows_for_the_methods_that_fuse_one(model_and_mani
     lm = PieceLM(PieceLMConfig(hidden_dim=16, num_layers=1, dropout=0.0),
                  Tokenizer(spm).vocab_size)
     lm_dir = save_model_dir(tmp_path / "lm", lm, lm.state_dict(), spm, {
-        "task": "language_model", "decoding": {"lm_weight": 0.5, "length_penalty": 0.0}})
+        "task": "language_model", "decoding": {"lm_weight": 0.5, "length_penalty": 0.0,
+                                               "beam_size": 3}})
     out = tmp_path / "bench"
     subprocess.run(BENCH + [f"model={model_dir}", f"asr.manifest={manifest}", "asr.seconds=[1]",
                             "repeats=1", "asr.methods=[ctc_greedy,joint_beam]",
@@ -127,6 +128,7 @@ def test_a_language_model_adds_rows_for_the_methods_that_fuse_one(model_and_mani
     results = json.loads((out / "results.json").read_text())
     assert [r["method"] for r in results["rtf"]] == ["ctc_greedy", "joint_beam",
                                                      "joint_beam + LM"]
+    assert [r["beam_size"] for r in results["rtf"]] == [2, 2, 3]  # the model's, the LM's
     assert "joint_beam + LM" in (out / "report.md").read_text()
     run = subprocess.run(BENCH + [f"model={model_dir}", f"asr.manifest={manifest}",
                                   f"asr.lm={model_dir}", f"hydra.run.dir={out}"],

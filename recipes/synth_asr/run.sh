@@ -21,7 +21,8 @@
 # --threads (torch CPU threads; default: torch's for decoding, 2 for the benchmark). Training
 # threads go in --train-args "threads=T". Stage 4 fuses a word-piece language model with
 # --lm DIR (asr-lm-train) at weight --lm-weight in joint_beam and attention_rescoring;
-# stage 6 then times those two methods with it as well.
+# stage 6 then times those two methods with it as well. --beam-size: default the model's
+# decoding.beam_size, or the LM's where it stores one.
 # Without --stop-stage only the data stages run (1-2), or just --stage when it is later.
 # A whole tiny run on a CPU in a few minutes:
 #   recipes/synth_asr/run.sh --size tiny --data-dir data/synth_asr_tiny --stop-stage 5
