@@ -11,7 +11,8 @@ from omegaconf import OmegaConf
 
 from asr.cli import build_transcribe_parser, chosen_lm, load_transcriber, transcribe_main
 from asr.config import register
-from asr.data.lm_text import ding_lm_lines, lm_line
+from asr.data import lm_text
+from asr.data.lm_text import ding_lm_lines, lm_line, weighted, write_lm_text
 from asr.decoding import ASRDecodingOptions, decode
 from asr.lm import LMScorer, PieceLM, PieceLMConfig, load_lm
 from asr.lm_train import train
@@ -52,6 +53,22 @@ def test_lm_text_leaves_out_a_line_that_holds_an_excluded_transcript():
     lines = ding_lm_lines([train[0], longer], excluded=[train[2]])
     assert longer not in lines[ding_split(longer)]
     assert train[0] in lines["train"]
+
+
+def test_sentence_like_lines_get_their_extra_copies_in_place(tmp_path, monkeypatch):
+    lines = ["a cat", "the cat sat down", "dog"]
+    assert list(weighted(lines, 2)) == ["a cat", *["the cat sat down"] * 3, "dog"]
+    assert list(weighted(lines, 0)) == lines
+    short = next(f"{'x' * i} y" for i in range(1, 200) if ding_split(f"{'x' * i} y") == "valid")
+    train, valid = _lines_of("train", 3), [*_lines_of("valid", 2), short]  # 4 words; 2
+    monkeypatch.setattr(lm_text, "english_parts", lambda path: [*train, *valid])
+    summary = write_lm_text(tmp_path, [], sentence_copies=1)
+    assert (tmp_path / "lm_train.txt").read_text().splitlines() == \
+        [line for line in train for _ in range(2)]
+    assert (tmp_path / "lm_valid_sentences.txt").read_text().splitlines() == valid[:2]
+    assert summary["lm_valid"]["lines"] == 3
+    with pytest.raises(ValueError, match="--sentence-copies"):
+        write_lm_text(tmp_path, [], sentence_copies=-1)
 
 
 def test_lm_line_is_the_transcript_form_and_refuses_digits():

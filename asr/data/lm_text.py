@@ -6,7 +6,8 @@ remarks removed. The lines go to the shared Ding split's train and valid familie
 (`echoformer.data.split.ding_split`), so the ASR test sentences (test family) are never LM
 training text; besides, any line that holds an excluded transcript (the ASR dev and test
 manifests') as a run of its words is left out, so a longer dictionary phrase cannot carry a
-test sentence in.
+test sentence in. `--sentence-copies K` repeats the sentence-like lines (4 words or more) K
+extra times in the training text; lm_valid_sentences.txt holds the valid ones alone.
 """
 
 from __future__ import annotations
@@ -63,15 +64,34 @@ def english_parts(path: str | Path = DING_PATH) -> Iterator[str]:
     return (english for _, english in iter_ding_pairs(path))
 
 
-def write_lm_text(out_dir: Path, excluded: Iterable[str], ding_path: str | Path = DING_PATH
-                  ) -> dict[str, object]:
-    """lm_train.txt and lm_valid.txt (one line each) in `out_dir`; returns their counts."""
+SENTENCE_WORDS = 4  # a line of this many words or more counts as sentence-like
+
+
+def weighted(lines: Iterable[str], sentence_copies: int, sentence_words: int = SENTENCE_WORDS
+             ) -> Iterator[str]:
+    """`lines` with each sentence-like one (≥ `sentence_words` words) given `sentence_copies`
+    extra copies in place: the dictionary's words and short phrases outnumber its sentences
+    six to one, while speech is sentences."""
+    for line in lines:
+        yield from [line] * (1 + (sentence_copies if len(line.split()) >= sentence_words else 0))
+
+
+def write_lm_text(out_dir: Path, excluded: Iterable[str], ding_path: str | Path = DING_PATH,
+                  sentence_copies: int = 0) -> dict[str, object]:
+    """lm_train.txt (sentence-like lines `sentence_copies` extra times), lm_valid.txt and
+    lm_valid_sentences.txt (its sentence-like lines) in `out_dir`; returns their counts."""
+    if sentence_copies < 0:
+        raise ValueError(f"--sentence-copies {sentence_copies}: use 0 or more")
     families = ding_lm_lines(english_parts(ding_path), excluded)
+    texts = {"lm_train": list(weighted(families["train"], sentence_copies)),
+             "lm_valid": families["valid"],
+             "lm_valid_sentences": [line for line in families["valid"]
+                                    if len(line.split()) >= SENTENCE_WORDS]}
     out_dir.mkdir(parents=True, exist_ok=True)
     summary: dict[str, object] = {}
-    for family, lines in families.items():
-        path = out_dir / f"lm_{family}.txt"
+    for name, lines in texts.items():
+        path = out_dir / f"{name}.txt"
         path.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
-        summary[f"lm_{family}"] = {"path": str(path), "lines": len(lines),
-                                   "words": sum(len(line.split()) for line in lines)}
+        summary[name] = {"path": str(path), "lines": len(lines),
+                         "words": sum(len(line.split()) for line in lines)}
     return summary

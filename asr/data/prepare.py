@@ -76,7 +76,7 @@ def _lm_text(args: argparse.Namespace) -> dict:
     excluded = [utt.text for manifest in args.exclude
                 for utt in read_manifest(manifest, check_audio=False)]
     return {"excluded_transcripts": len(excluded),
-            **write_lm_text(args.out, excluded, args.ding)}
+            **write_lm_text(args.out, excluded, args.ding, args.sentence_copies)}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -153,14 +153,17 @@ def build_parser() -> argparse.ArgumentParser:
     stats.set_defaults(run=_stats)
 
     lm_text = commands.add_parser(
-        "lm-text", help="language-model text (lm_train.txt, lm_valid.txt) from the Ding "
-        "dictionary's English side, in transcript form")
+        "lm-text", help="language-model text (lm_train.txt, lm_valid.txt, "
+        "lm_valid_sentences.txt) from the Ding dictionary's English side, in transcript form")
     lm_text.add_argument("--out", type=Path, required=True, help="output folder")
     lm_text.add_argument(
         "--exclude", type=Path, nargs="*", default=[],
         help="manifests whose transcripts no LM line may contain (the dev and test sets)")
     lm_text.add_argument("--ding", type=Path, default=Path("/usr/share/trans/de-en"),
                          help="the Ding dictionary file (Debian package trans-de-en)")
+    lm_text.add_argument("--sentence-copies", type=int, default=0, metavar="K",
+                         help="extra copies of each sentence-like training line (4+ words; "
+                              "the shipped LM's second version: 4); default 0")
     lm_text.set_defaults(run=_lm_text)
     return parser
 
