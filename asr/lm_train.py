@@ -26,6 +26,7 @@ from echoformer.data.batching import pad, token_batches
 from echoformer.device import resolve_device
 from echoformer.model_dir import save_model_dir
 from echoformer.paths import CONF_DIR
+from echoformer.text_norm import normalize_transcript
 from echoformer.tokenizer import BOS_ID, EOS_ID, Tokenizer
 from echoformer.training import Trainer
 from echoformer.training.distributed import World, hydra_overrides, train_on_ranks
@@ -38,15 +39,20 @@ MODEL_DIR = "model"
 
 
 class LMText:
-    """A text file's lines as piece ids (end token appended), in token batches."""
+    """A text file's lines in transcript form (`normalize_transcript`, as the ASR data prep
+    writes transcripts: lower case, no punctuation) as piece ids (end token appended), in
+    token batches. Lines it refuses (digits, symbols, non-Latin letters) are left out and
+    counted (`refused`), as are those over `max_length` pieces (`left_out`)."""
 
     def __init__(self, path: Path, tokenizer: Tokenizer, max_length: int) -> None:
         if not path.is_file():
             raise FileNotFoundError(
                 f"{path} not found; write the LM text first (python -m asr.data.prepare "
                 "lm-text --out DIR --exclude DIR/dev.jsonl ...) or point data.train/valid at "
-                "your own text, one sentence a line")
-        lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
+                "your own text, one sentence a line (read in transcript form)")
+        lines = [normalize_transcript(line) for line in
+                 path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        self.refused = sum(line is None for line in lines)
         encoded = [tokenizer.encode(line) + [EOS_ID] for line in lines if line]
         self.sequences = [s for s in encoded if len(s) <= max_length]
         self.left_out = len(encoded) - len(self.sequences)
@@ -96,7 +102,8 @@ def _train(config: LMTrainConfig, run_dir: Path, device: torch.device, world: Wo
     parameters = sum(p.numel() for p in model.parameters())
     if world.is_main:
         print(f"asr-lm-train: {len(train_text.sequences)} training lines ({train_text.tokens} "
-              f"pieces; {train_text.left_out} too long left out), {len(valid_text.sequences)} "
+              f"pieces; {train_text.left_out} too long and {train_text.refused} with digits or "
+              f"symbols left out), {len(valid_text.sequences)} "
               f"valid; {parameters:,} parameters, vocabulary {tokenizer.vocab_size}, device "
               f"{device}{describe_start(run_dir, run_config['initialised_from'])}",
               file=sys.stderr)

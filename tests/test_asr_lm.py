@@ -77,6 +77,17 @@ def test_lm_line_is_the_transcript_form_and_refuses_digits():
 
 
 @torch.no_grad()
+def test_lm_training_text_is_read_in_transcript_form(tmp_path):
+    from asr.lm_train import LMText
+
+    spm = tokenizer_model(tmp_path)
+    text = tmp_path / "text.txt"
+    text.write_text("The Cat -- SAT!\n\nroom 101\nthe cat sat\n", encoding="utf-8")
+    read = LMText(text, Tokenizer(spm), 100)
+    expected = Tokenizer(spm).encode("the cat sat") + [EOS_ID]
+    assert read.sequences == [expected, expected] and read.refused == 1
+
+
 def test_step_by_step_scores_equal_the_whole_sequence_and_follow_selected_rows():
     lm = _lm()
     tokens = torch.tensor([[BOS_ID, 5, 9, 7], [BOS_ID, 3, 3, 12], [BOS_ID, 20, 4, 8]])
