@@ -17,7 +17,6 @@ fuse a language model are timed again with it ("joint_beam + LM"), at the LM's s
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -157,8 +156,7 @@ def rtf_records(loaded: LoadedModel, utterances: list[Utterance], methods: list[
             length_penalty=float(defaults.get("length_penalty", 0.0)))
         transcriber = Transcriber(loaded, options, batch_size=1, device=device)
         if lm_dir:
-            transcriber.use_lm(lm_dir)
-            transcriber.options = dataclasses.replace(options, **transcriber.lm_fusion)
+            transcriber.use_lm(lm_dir)  # and its stored fusion settings
         for _ in range(warmup):
             list(transcriber.transcribe(paths[:1]))
         _synchronize(device)

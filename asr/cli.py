@@ -111,7 +111,6 @@ def load_transcriber(args: argparse.Namespace, model_flag: str = "--model"):
     lm = chosen_lm(args)
     if lm is not None:  # its fusion settings, then the flags
         transcriber.use_lm(lm)
-        transcriber.options = dataclasses.replace(transcriber.options, **transcriber.lm_fusion)
     given = {"method": args.method, "beam_size": args.beam_size,
              "ctc_weight": args.ctc_weight, "length_penalty": args.length_penalty,
              "lm_weight": args.lm_weight}

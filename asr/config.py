@@ -63,8 +63,8 @@ class ASRTrainConfig:
 
 @dataclass
 class LMDataConfig:
-    """train/valid: text files, one sentence or phrase a line in the ASR model's transcript
-    form (`python -m asr.data.prepare lm-text` writes lm_train.txt and lm_valid.txt);
+    """train/valid: text files, one sentence or phrase a line, read in the ASR model's
+    transcript form (`python -m asr.data.prepare lm-text` writes lm_train.txt and lm_valid.txt);
     tokenizer: the ASR model's sentencepiece model (its model/spm.model), whose pieces the LM
     predicts; max_tokens: padded tokens per training batch (× trainer.accumulate per update);
     max_length: longer lines (in pieces, with the end token) are left out."""

@@ -9,7 +9,8 @@ as ESPnet's and WeNet's LM fusion do. It shares the ASR model's pieces (the same
 so no conversion between vocabularies is needed.
 
 Its model directory carries the fusion settings it was tuned with (model.yaml task.decoding,
-`LMFusionOptions`): asr-transcribe uses them unless --lm-weight / --length-penalty are given.
+`LMFusionOptions`: β, α and the beam): asr-transcribe uses them unless --lm-weight /
+--length-penalty / --beam-size are given.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from echoformer.data.batching import pad
 from echoformer.model_dir import (TOKENIZER_FILE, LoadedModel, ModelDirError, file_sha256,
                                   load_model_dir, register_model)
 from echoformer.search.scorer import Scorer
@@ -118,12 +120,8 @@ class PieceLM(nn.Module):
     def sequence_log_probs(self, hyps: list[list[int]]) -> Tensor:
         """log p_lm(y · end) of each token sequence `hyps` (no begin token), one batch: (N,)."""
         device = self.embedding.weight.device
-        longest = max((len(h) for h in hyps), default=0) + 1
-        tokens_in = torch.full((len(hyps), longest), PAD_ID, dtype=torch.long, device=device)
-        tokens_out = torch.full_like(tokens_in, PAD_ID)
-        for row, hyp in enumerate(hyps):
-            tokens_in[row, : len(hyp) + 1] = torch.tensor([BOS_ID, *hyp])
-            tokens_out[row, : len(hyp) + 1] = torch.tensor([*hyp, EOS_ID])
+        tokens_in = pad([[BOS_ID, *hyp] for hyp in hyps]).to(device)
+        tokens_out = pad([[*hyp, EOS_ID] for hyp in hyps]).to(device)
         log_probs = self.logits(tokens_in)[0].float().log_softmax(-1)
         picked = log_probs.gather(2, tokens_out.clamp(min=0)[..., None]).squeeze(2)
         return picked.masked_fill(tokens_out == PAD_ID, 0.0).sum(1)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -84,16 +84,16 @@ class Transcriber:
         self.batch_size, self.device = batch_size, torch.device(device)
         self.chunk_seconds, self.overlap_seconds = chunk_seconds, overlap_seconds
         self.lm: PieceLM | None = None
-        self.lm_fusion: dict[str, float | int] = {}
 
     def use_lm(self, directory: str | Path) -> None:
         """Fuse the language model of model directory `directory` (asr-lm-train, trained on
-        this model's pieces) with weight options.lm_weight; `lm_fusion` is then what its
-        model.yaml says to decode with (`LMFusionOptions.fusion_overrides`: lm_weight,
-        length_penalty and, where it sets one, beam_size)."""
+        this model's pieces): `options` take what its model.yaml says to decode with
+        (`LMFusionOptions.fusion_overrides`: lm_weight, length_penalty and, where it sets
+        one, beam_size)."""
         loaded = load_lm(directory, self.loaded.path / TOKENIZER_FILE, self.device)
         self.lm = loaded.model
-        self.lm_fusion = loaded.decoding_options(LMFusionOptions).fusion_overrides()
+        self.options = replace(
+            self.options, **loaded.decoding_options(LMFusionOptions).fusion_overrides())
 
     def use_softmax(self, softmax: SoftmaxConfig) -> None:
         """Decoder output layer full or SVD-softmax (factors cached in the model directory)."""
