@@ -62,6 +62,15 @@ def test_loss_drops_and_is_logged_with_throughput(tmp_path):
     assert all(float(row["tokens_per_s"]) > 0 for row in rows)
 
 
+@pytest.mark.parametrize("max_minutes", [None, 10.0])
+def test_the_progress_bar_shows_the_time_budget_left_instead_of_an_eta_to_max_steps(
+        tmp_path, capsys, max_minutes):
+    Trainer(Regression(), config(progress=True, max_minutes=max_minutes), tmp_path).fit(batches)
+    bar = capsys.readouterr().err
+    assert ("20/20" in bar) is (max_minutes is None)
+    assert ("left=9:" in bar or "left=10:" in bar) is (max_minutes is not None)
+
+
 def test_validation_runs_every_n_steps(tmp_path):
     Trainer(Regression(), config(max_steps=20), tmp_path).fit(batches, lambda: batches(99))
     assert [int(row["step"]) for row in log_rows(tmp_path, "valid")] == [5, 10, 15, 20]

@@ -141,8 +141,10 @@ class Trainer:
         resumed = self.resume()
         p = self.progress
         self._started, self._window, self._last_valid = time.perf_counter(), _Window(), {}
-        self._bar = tqdm(total=c.max_steps, initial=p.step, disable=not (c.progress and
-                                                                         world.is_main),
+        # with a time budget the bar counts steps and shows the minutes left, not an ETA
+        # to max_steps (which a budgeted run usually never reaches)
+        self._bar = tqdm(total=c.max_steps if c.max_minutes is None else None, initial=p.step,
+                         disable=not (c.progress and world.is_main),
                          unit="step", dynamic_ncols=True, file=sys.stderr,
                          mininterval=0.5 if sys.stderr.isatty() else 60)  # log file: 1/min
         if resumed and world.is_main:
@@ -199,7 +201,8 @@ class Trainer:
             row = self._window.row(p, self.scheduler.get_last_lr()[0], self._started)
             if self.log is not None:
                 self.log.write(row)
-            self._bar.set_postfix(loss=f"{row['loss']:.3f}", tok_s=f"{row['tokens_per_s']:.0f}")
+            self._bar.set_postfix(loss=f"{row['loss']:.3f}", tok_s=f"{row['tokens_per_s']:.0f}",
+                                  **self._budget_left())
             self._window = _Window()
         stop_reason = ""
         validated = valid_batches is not None and p.step % c.valid_every == 0
@@ -222,6 +225,13 @@ class Trainer:
         if out_of_time:
             stop_reason = stop_reason or "max_minutes"
         return stop_reason
+
+    def _budget_left(self) -> dict[str, str]:
+        """{"left": "M:SS"} of `max_minutes` for the progress bar; {} without a budget."""
+        if self.config.max_minutes is None:
+            return {}
+        left = max(0.0, 60 * self.config.max_minutes - (time.perf_counter() - self._started))
+        return {"left": f"{int(left // 60)}:{int(left % 60):02d}"}
 
     def _update(self, group: list[Batch]) -> dict[str, float] | None:
         """One optimizer update over `group` (this rank's batches of it); None (and counted)
