@@ -15,7 +15,7 @@ from asr.data import lm_text
 from asr.data.lm_text import ding_lm_lines, lm_line, weighted, write_lm_text
 from asr.decoding import ASRDecodingOptions, decode
 from asr.lm import LMScorer, PieceLM, PieceLMConfig, load_lm
-from asr.lm_train import train
+from asr.lm_train import LMText, train
 from asr.model import ASRModel
 from echoformer.data.split import ding_split
 from echoformer import shipped
@@ -76,10 +76,7 @@ def test_lm_line_is_the_transcript_form_and_refuses_digits():
     assert lm_line("route 66") is None
 
 
-@torch.no_grad()
 def test_lm_training_text_is_read_in_transcript_form(tmp_path):
-    from asr.lm_train import LMText
-
     spm = tokenizer_model(tmp_path)
     text = tmp_path / "text.txt"
     text.write_text("The Cat -- SAT!\n\nroom 101\nthe cat sat\n", encoding="utf-8")
@@ -88,6 +85,7 @@ def test_lm_training_text_is_read_in_transcript_form(tmp_path):
     assert read.sequences == [expected, expected] and read.refused == 1
 
 
+@torch.no_grad()
 def test_step_by_step_scores_equal_the_whole_sequence_and_follow_selected_rows():
     lm = _lm()
     tokens = torch.tensor([[BOS_ID, 5, 9, 7], [BOS_ID, 3, 3, 12], [BOS_ID, 20, 4, 8]])

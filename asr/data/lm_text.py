@@ -67,13 +67,16 @@ def english_parts(path: str | Path = DING_PATH) -> Iterator[str]:
 SENTENCE_WORDS = 4  # a line of this many words or more counts as sentence-like
 
 
-def weighted(lines: Iterable[str], sentence_copies: int, sentence_words: int = SENTENCE_WORDS
-             ) -> Iterator[str]:
-    """`lines` with each sentence-like one (≥ `sentence_words` words) given `sentence_copies`
+def sentence_like(line: str) -> bool:
+    return len(line.split()) >= SENTENCE_WORDS
+
+
+def weighted(lines: Iterable[str], sentence_copies: int) -> Iterator[str]:
+    """`lines` with each sentence-like one (≥ SENTENCE_WORDS words) given `sentence_copies`
     extra copies in place: the dictionary's words and short phrases outnumber its sentences
     six to one, while speech is sentences."""
     for line in lines:
-        yield from [line] * (1 + (sentence_copies if len(line.split()) >= sentence_words else 0))
+        yield from [line] * (1 + (sentence_copies if sentence_like(line) else 0))
 
 
 def write_lm_text(out_dir: Path, excluded: Iterable[str], ding_path: str | Path = DING_PATH,
@@ -85,8 +88,7 @@ def write_lm_text(out_dir: Path, excluded: Iterable[str], ding_path: str | Path 
     families = ding_lm_lines(english_parts(ding_path), excluded)
     texts = {"lm_train": list(weighted(families["train"], sentence_copies)),
              "lm_valid": families["valid"],
-             "lm_valid_sentences": [line for line in families["valid"]
-                                    if len(line.split()) >= SENTENCE_WORDS]}
+             "lm_valid_sentences": [line for line in families["valid"] if sentence_like(line)]}
     out_dir.mkdir(parents=True, exist_ok=True)
     summary: dict[str, object] = {}
     for name, lines in texts.items():
