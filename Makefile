@@ -26,7 +26,7 @@ $(INSTALLED): pyproject.toml
 	@bash scripts/install_system_packages.sh
 	@test -x $(BIN)/python || python3 -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,peers]'
 	@touch $@
 
 clean:
