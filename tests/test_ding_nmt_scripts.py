@@ -7,6 +7,7 @@ arguments it was given, which are then composed with Hydra's compose API."""
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import io
 import os
 import re
@@ -19,6 +20,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.errors import ConfigCompositionException
@@ -27,13 +29,15 @@ import echoformer.bench.app  # noqa: F401  (registers the bench schema)
 import nmt.train  # noqa: F401  (registers the nmt-train schema, as the console script does)
 from echoformer import shipped
 from echoformer.config_schema import to_dataclass
+from echoformer.model_dir import ModelDirError, load_model_dir, read_meta
 from echoformer.paths import CONF_DIR
 from nmt.config import NMTTrainConfig
+from tiny_nmt import random_model_dir, write_tiny_corpus
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "recipes" / "ding_nmt"
 STUDIES = ("reuse", "de-en", "terms", "subword", "select-dropout", "resume-d01",
-           "dropout-more", "vocab4k", "length-beam", "svd-window")
+           "dropout-more", "soup", "vocab4k", "length-beam", "svd-window")
 SCRIPTS = [("shipped_nmt_en_de.sh",)] + [("studies.sh", study) for study in STUDIES]
 RUN_SH = "recipes/ding_nmt/run.sh"
 CONSOLE_SCRIPTS = ("python", "python3", "nmt-translate", "bench")
@@ -113,6 +117,8 @@ def test_dry_run_lines_are_commands_of_the_repository(script):
     for command in commands:
         program = command[1] if command[0] == "bash" else command[0]
         assert program in (RUN_SH, "cp") or Path(program).name in CONSOLE_SCRIPTS, command
+        if Path(program).name.startswith("python") and command[1].endswith(".py"):
+            assert (ROOT / command[1]).is_file(), command
 
 
 def test_every_training_command_composes_against_the_schema(recipe_copy):
@@ -189,3 +195,35 @@ def test_bench_overrides_compose():
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
             cfg = compose("bench", [o for o in command[1:] if not o.startswith("hydra.")])
         assert cfg.suite == "nmt" and cfg.nmt.large_vocab == 0
+
+
+def load_soup_script():
+    spec = importlib.util.spec_from_file_location("ding_nmt_soup", RECIPE / "soup.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def two_tiny_models(tmp_path_factory):
+    root = tmp_path_factory.mktemp("soup")
+    corpus = write_tiny_corpus(root / "corpus")
+    return (random_model_dir(root / "a", corpus, seed=0),
+            random_model_dir(root / "b", corpus, seed=1), root)
+
+
+def test_soup_is_the_weighted_mean_of_two_models(two_tiny_models):
+    a, b, root = two_tiny_models
+    soup = load_soup_script()
+    out = soup.soup(a, b, root / "soup", weight=0.7)
+    mixed, first, second = (load_model_dir(d).model.state_dict() for d in (out, a, b))
+    for name, tensor in mixed.items():
+        torch.testing.assert_close(tensor, 0.7 * first[name] + 0.3 * second[name])
+    assert read_meta(out)["task"]["soup"]["weights"] == pytest.approx([0.7, 0.3])
+
+
+def test_soup_refuses_models_of_another_architecture(two_tiny_models, tmp_path):
+    a, _, root = two_tiny_models
+    other = random_model_dir(tmp_path / "g2", root / "corpus", reuse_pattern=[2, 2])
+    with pytest.raises(ModelDirError, match="architecture"):
+        load_soup_script().soup(a, other, tmp_path / "soup")

@@ -18,6 +18,7 @@
 #   select-dropout  chain step 4 with model.dropout=0.3 (~1 h 55 min)
 #   resume-d01      chain step 4's run resumed to 5,560 updates on 2 threads (~22 min)
 #   dropout-more    that model + 3,239 updates at dropout 0.2, 3,146 at 0.3 (2 x ~1 h 40 min)
+#   soup            weight averages of the resume-d01 and select-dropout models (~8 min)
 #   vocab4k         a 4,000-piece vocabulary, dropout 0.3, 3,313 updates from random weights (~2 h)
 #   length-beam     length penalty and beam on valid: the shipped model, and the 2,009-update
 #                   one's length penalty (~12 min)
@@ -158,6 +159,13 @@ case $study in
       --svd-window 64 --svd-candidates 1000
     for softmax in full svd; do
       test_split "$exp/ft5-d02" "$softmax" 1 --model-dir "$exp/ft5-d02-half"
+    done ;;
+  soup)
+    note "weight averages of resume-d01's and select-dropout's models (same start; ~1 min each)"
+    for w in 0.5 0.7; do
+      run "$python" recipes/ding_nmt/soup.py "$exp/ft-bleu-d01-more/model" "$exp/ft-bleu-d03/model" \
+        "$exp/soup-d01-d03-w$w" --weight "$w"
+      valid "$exp/soup-d01-d03-w$w" "$exp/soup-valid/w$w.full" --beam-size 5 --batch-size 32
     done ;;
   vocab4k)
     note "the same pairs, a 4,000-piece sentencepiece (~10 s)"
