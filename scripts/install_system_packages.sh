@@ -3,6 +3,9 @@
 # Each need is checked by what it provides (a command, a file, a Python module), so a
 # machine that already has it from elsewhere (pyenv's Python, say) is left alone.
 # Safe to run again: it installs nothing when nothing is missing.
+#   scripts/install_system_packages.sh              what make demo and make test need
+#   scripts/install_system_packages.sh real-speech  also the recorded speech of
+#                                                   python -m asr.data.real_speech
 set -euo pipefail
 
 missing=()
@@ -16,6 +19,14 @@ need make command -v make
 need espeak-ng command -v espeak-ng
 need flite command -v flite
 need trans-de-en test -f /usr/share/trans/de-en
+if [[ "${1:-}" == real-speech ]]; then
+  need asterisk-core-sounds-en-wav test -f /usr/share/asterisk/sounds/en_US_f_Allison/beep.wav
+  need asterisk-core-sounds-en-g722 test -f /usr/share/asterisk/sounds/en_US_f_Allison/beep.g722
+  need asterisk-core-sounds-en test -f /usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz
+  need klettres-data test -f /usr/share/klettres/en/sounds.xml
+  need ktuberling-data test -f /usr/share/ktuberling/sounds/en.soundtheme
+  need ffmpeg command -v ffmpeg  # decodes the G.722 prompts
+fi
 
 if ((${#missing[@]} == 0)); then
   exit 0
