@@ -74,6 +74,7 @@ lm() {  # lm UPDATES: the LM from random weights, or its run resumed, to UPDATES
 }
 if step 3 "the LM from random weights: 3,408 updates (~35 min)"; then
   lm 3408
+  run cp -rT "$exp/ding-large/model" "$exp/ding-large-3408"  # kept for studies.sh lm-fusion
 fi
 if step 4 "the same run resumed to 6,295 updates (~30 min)"; then
   lm 6295
