@@ -1,0 +1,179 @@
+"""The harvest's sources: each reads the fetched cache and yields raw messages
+``(english, german, origin)``, origin naming the package/file/catalogue it came from.
+
+Sources, most productive first: German ``.mo`` catalogues of Debian packages, Debian package
+descriptions, LibreOffice help, GNOME/Mallard help, Debian's handbooks, ``.po`` files in PyPI
+wheels.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from nmt.data.harvest.apt import DESCRIPTION_SOURCES, PrivateApt
+from nmt.data.harvest.catalogues import read_messages
+from nmt.data.harvest.descriptions import description_pairs
+from nmt.data.harvest.documents import align_blocks, read_blocks
+from nmt.data.harvest.package_list import GERMAN_CATALOGUE, PinnedPackage
+
+RawMessage = tuple[str, str, str]  # (english, german, origin)
+
+
+@dataclass
+class Harvest:
+    """Where stage 1 left its files: ``cache/tree/<package>`` unpacked packages,
+    ``cache/wheels`` PyPI wheels, ``cache/apt-descriptions`` APT's Translation indexes."""
+
+    cache: Path
+    packages: list[PinnedPackage]
+
+    def tree(self, package: str) -> Path:
+        return self.cache / "tree" / package
+
+
+def debian_catalogues(harvest: Harvest, counts: Counter) -> Iterator[RawMessage]:
+    """Messages of every German ``.mo`` in the unpacked catalogue packages."""
+    packages = [package for package in harvest.packages if package.kind == "catalogues"]
+    for package in tqdm(packages, desc="catalogues", unit=" packages"):
+        for path in sorted(harvest.tree(package.name).rglob("*.mo")):
+            relative = path.relative_to(harvest.tree(package.name)).as_posix()
+            match = GERMAN_CATALOGUE.search(relative)
+            if not match:
+                continue
+            try:
+                messages = read_messages(path, counts)
+            except ValueError:
+                counts["unreadable_files"] += 1
+                continue
+            counts["files"] += 1
+            origin = f"{package.name}/{match.group(3)}"
+            for english, german in messages:
+                yield english, german, origin
+
+
+def package_descriptions(harvest: Harvest, counts: Counter) -> Iterator[RawMessage]:
+    """Debian package descriptions paired by Description-md5 (bookworm, trixie, bullseye)."""
+    apt = PrivateApt(harvest.cache / "apt-descriptions", DESCRIPTION_SOURCES, contents=False)
+    apt.update()
+    english = ["".join(apt.lines(path)) for path in apt.translation_files("en")]
+    german = ["".join(apt.lines(path)) for path in apt.translation_files("de")]
+    for en, de, package in description_pairs(english, german):
+        counts["descriptions"] += 1
+        yield en, de, package
+
+
+def _document_pairs(pairs: list[tuple[Path, Path]], counts: Counter, root: Path,
+                    desc: str) -> Iterator[RawMessage]:
+    for english_path, german_path in tqdm(pairs, desc=desc, unit=" documents"):
+        try:
+            aligned = align_blocks(read_blocks(english_path), read_blocks(german_path))
+        except ValueError:
+            counts["unreadable_documents"] += 1
+            continue
+        if aligned is None:
+            counts["documents_not_aligned"] += 1
+            continue
+        counts["documents_aligned"] += 1
+        origin = english_path.relative_to(root).as_posix()
+        for english, german in aligned:
+            yield english, german, origin
+
+
+def _counterparts(english_root: Path, german_root: Path, pattern: str,
+                  rename: Callable[[str], str] = lambda name: name) -> list[tuple[Path, Path]]:
+    """(english, german) files: each ``pattern`` match under ``english_root`` with a file of
+    the same relative path (after ``rename``) under ``german_root``."""
+    found = []
+    for english in sorted(english_root.rglob(pattern)) if english_root.is_dir() else []:
+        german = german_root / rename(english.relative_to(english_root).as_posix())
+        if german.is_file():
+            found.append((english, german))
+    return found
+
+
+def libreoffice_help(harvest: Harvest, counts: Counter) -> Iterator[RawMessage]:
+    """LibreOffice help pages, aligned by paragraph id."""
+    english = harvest.tree("libreoffice-help-en-us") / "usr/share/libreoffice/help/en-US"
+    german = harvest.tree("libreoffice-help-de") / "usr/share/libreoffice/help/de"
+    yield from _document_pairs(_counterparts(english, german, "*.html"), counts,
+                               harvest.cache / "tree", "LibreOffice help")
+
+
+def mallard_help(harvest: Harvest, counts: Counter) -> Iterator[RawMessage]:
+    """GNOME/MATE/Xfce help pages (``usr/share/help/{C,de}``) of every unpacked package."""
+    pairs = []
+    for package in harvest.packages:
+        help_root = harvest.tree(package.name) / "usr/share/help"
+        pairs += _counterparts(help_root / "C", help_root / "de", "*.page")
+    yield from _document_pairs(pairs, counts, harvest.cache / "tree", "Mallard help")
+
+
+# (English package, English folder, German package, German folder, file rename)
+DEBIAN_DOCUMENTS = (
+    ("debian-handbook", "usr/share/doc/debian-handbook/html/en-US",
+     "debian-handbook", "usr/share/doc/debian-handbook/html/de-DE", None),
+    ("debian-reference-en", "usr/share/debian-reference",
+     "debian-reference-de", "usr/share/debian-reference", (".en.html", ".de.html")),
+    ("developers-reference", "usr/share/developers-reference",
+     "developers-reference-de", "usr/share/developers-reference/de", None),
+)
+
+
+def debian_documents(harvest: Harvest, counts: Counter) -> Iterator[RawMessage]:
+    """The Debian Administrator's Handbook, debian-reference and developers-reference."""
+    pairs = []
+    for en_package, en_folder, de_package, de_folder, rename in DEBIAN_DOCUMENTS:
+        english_root = harvest.tree(en_package) / en_folder
+        german_root = harvest.tree(de_package) / de_folder
+        if rename:
+            old, new = rename
+            pairs += _counterparts(english_root, german_root, f"*{old}",
+                                   lambda name, old=old, new=new: name.replace(old, new))
+        else:
+            pairs += _counterparts(english_root, german_root, "*.html")
+    yield from _document_pairs(pairs, counts, harvest.cache / "tree", "Debian documents")
+
+
+def wheel_catalogues(harvest: Harvest, counts: Counter) -> Iterator[RawMessage]:
+    """German ``.po`` catalogues inside the downloaded PyPI wheels (``.mo`` when a wheel ships
+    no ``.po`` for a domain)."""
+    folder = harvest.cache / "wheels"
+    extracted = harvest.cache / "wheel-catalogues"
+    for wheel in tqdm(sorted(folder.glob("*.whl")), desc="wheels", unit=" wheels"):
+        with zipfile.ZipFile(wheel) as archive:
+            names = [name for name in archive.namelist()
+                     if name.endswith((".po", ".mo"))
+                     and GERMAN_CATALOGUE.search(name[:-3] + ".mo")]
+            po_stems = {name[:-3] for name in names if name.endswith(".po")}
+            for name in names:
+                if name.endswith(".mo") and name[:-3] in po_stems:
+                    continue
+                target = extracted / wheel.name / name
+                if not target.is_file():
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(archive.read(name))
+                try:
+                    messages = read_messages(target, counts)
+                except ValueError:
+                    counts["unreadable_files"] += 1
+                    continue
+                counts["files"] += 1
+                origin = f"{wheel.name.split('-')[0]}/{Path(name).stem}"
+                for english, german in messages:
+                    yield english, german, origin
+
+
+SOURCES: dict[str, Callable[[Harvest, Counter], Iterator[RawMessage]]] = {
+    "debian_catalogues": debian_catalogues,
+    "package_descriptions": package_descriptions,
+    "libreoffice_help": libreoffice_help,
+    "mallard_help": mallard_help,
+    "debian_documents": debian_documents,
+    "pypi_catalogues": wheel_catalogues,
+}
