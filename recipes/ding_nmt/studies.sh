@@ -23,6 +23,7 @@
 #   length-beam     length penalty and beam on valid: the shipped model, and the 2,009-update
 #                   one's length penalty (~12 min)
 #   svd-window      SVD-softmax W / N of the shipped model on valid, beam 5, batch 1 (~6 min)
+#   svd-speed       bench suite=nmt on the 2,009-update model: full vs SVD-softmax (~3 min)
 # --dry-run prints the commands (one a line, shell-quoted) without running them.
 # Outputs go under exp/ding_nmt/ (run folders, hypotheses, *.scores.json).
 set -euo pipefail
@@ -191,5 +192,10 @@ case $study in
       valid models/nmt-en-de "$exp/shipped-valid/svd-W${wn%:*}-N${wn#*:}" --beam-size 5 --batch-size 1 \
         --softmax svd --svd-window "${wn%:*}" --svd-candidates "${wn#*:}"
     done ;;
+  svd-speed)
+    note "decoding speed, full vs SVD-softmax, and the output layer's share (~3 min)"
+    run "${bin}bench" suite=nmt model="$chain/small-g2-half" threads=1 repeats=3 warmup=1 \
+      'nmt.beams=[5]' 'nmt.batches=[1]' nmt.max_sentences=24 nmt.agreement_sentences=50 \
+      hydra.run.dir="exp/bench/nmt_small-g2-half" ;;
   *) echo "studies.sh: unknown STUDY $study (see --help)" >&2; exit 2 ;;
 esac
