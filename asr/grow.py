@@ -29,7 +29,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from asr.model import ASRModel
 from echoformer.attention import Role
-from echoformer.model_dir import TOKENIZER_FILE, ModelDirError, load_model_dir, save_model_dir
+from echoformer.model_dir import (TOKENIZER_FILE, ModelDirError, current_model_keys,
+                                  load_model_dir, save_model_dir)
 from echoformer.paths import CONF_DIR
 from echoformer.reuse import layer_roles
 from echoformer.reuse_config import ReuseConfig
@@ -123,19 +124,20 @@ def grow(source_dir: Path, model_name: str, reuse_name: str, out: Path) -> Path:
     if not isinstance(source, ASRModel):
         raise ModelDirError(f"{source_dir}: not a speech-recognition model")
     architecture = loaded.meta["architecture"]
-    model = OmegaConf.merge(architecture["model"], _conf("asr_model", model_name))
+    model = OmegaConf.merge(current_model_keys(architecture["model"]),
+                            _conf("asr_model", model_name))
     if model.conv_norm != source.config.conv_norm:  # same shapes, another function
         raise ModelDirError(f"asr_model={model_name} has conv_norm={model.conv_norm}, the source "
                             f"{source.config.conv_norm}: only depth and the conv kernel can grow")
     reuse = ReuseConfig(**OmegaConf.to_container(_conf("reuse", reuse_name)))
     config = {"model": OmegaConf.to_container(model), "vocab_size": architecture["vocab_size"],
-              "reuse_pattern": reuse.pattern_for(int(model.num_layers))}
+              "reuse_pattern": reuse.pattern_for(int(model.encoder_layers))}
     target = ASRModel.from_config(config)
     target.load_state_dict(grow_state_dict(source.state_dict(), source.encoder.reuse_pattern,
                                            target.state_dict(), target.encoder.reuse_pattern))
     task = {"task": "speech_recognition", "grown_from": {
         "path": str(source_dir), "weights_sha256": loaded.meta["weights_sha256"],
-        "layers": source_layers(source.config.num_layers, target.config.num_layers)}}
+        "layers": source_layers(source.config.encoder_layers, target.config.encoder_layers)}}
     return save_model_dir(out, target, target.state_dict(), source_dir / TOKENIZER_FILE, task)
 
 

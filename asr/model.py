@@ -19,7 +19,7 @@ from asr.conformer import CONV_NORMS, ConformerEncoder, lengths_to_mask
 from asr.ctc import CTCHead
 from asr.features import NUM_MEL_BINS, GlobalCMVN, SpecAugment, SpecAugmentConfig
 from echoformer.loss import label_smoothed_nll
-from echoformer.model_dir import register_model
+from echoformer.model_dir import current_model_keys, register_model
 from echoformer.output_layer import OutputLayer, SoftmaxConfig
 from echoformer.tokenizer import BOS_ID, EOS_ID, PAD_ID
 from echoformer.transformer import TransformerDecoder
@@ -29,14 +29,14 @@ from echoformer.transformer import TransformerDecoder
 class ASRModelConfig:
     """Shape and training losses of the recogniser (config group `asr_model`).
 
-    Conformer-M (the paper's shape): num_layers=16, d_model=256, n_heads=4, ffn_dim=1024.
+    Conformer-M (the paper's shape): encoder_layers=16, d_model=256, heads=4, ffn_dim=1024.
     """
 
     input_dim: int = NUM_MEL_BINS
     d_model: int = 144
-    n_heads: int = 4
+    heads: int = 4
     ffn_dim: int = 576
-    num_layers: int = 8
+    encoder_layers: int = 8
     conv_kernel: int = 15
     conv_norm: str = "batch"
     decoder_layers: int = 2
@@ -53,9 +53,9 @@ class ASRModelConfig:
             raise ValueError(f"ctc_weight={self.ctc_weight} must be in [0, 1]")
         if self.conv_norm not in CONV_NORMS:
             raise ValueError(f"conv_norm={self.conv_norm!r} must be one of {CONV_NORMS}")
-        if self.d_model % self.n_heads:
+        if self.d_model % self.heads:
             raise ValueError(f"d_model={self.d_model} must be divisible by "
-                             f"n_heads={self.n_heads}")
+                             f"heads={self.heads}")
 
 
 @register_model("conformer_asr")
@@ -64,7 +64,7 @@ class ASRModel(nn.Module):
 
     Args:
         config: `ASRModelConfig`; vocab_size: V of the sentencepiece model (blank = pad = 0);
-        reuse_pattern: encoder attention-map reuse groups (sum = num_layers; None = no reuse);
+        reuse_pattern: encoder attention-map reuse groups (sum = encoder_layers; None = no reuse);
         cmvn: global feature statistics (identity when None, e.g. before loading weights).
     """
 
@@ -77,7 +77,7 @@ class ASRModel(nn.Module):
         self.cmvn = cmvn or GlobalCMVN(torch.zeros(c.input_dim), torch.ones(c.input_dim))
         self.specaugment = SpecAugment(c.specaugment)
         self.encoder = ConformerEncoder(
-            c.input_dim, c.d_model, c.n_heads, c.ffn_dim, c.num_layers, c.conv_kernel,
+            c.input_dim, c.d_model, c.heads, c.ffn_dim, c.encoder_layers, c.conv_kernel,
             c.dropout, c.attention_dropout, reuse_pattern, c.conv_norm)
         self.ctc = CTCHead(c.d_model, vocab_size)
         embedding = nn.Embedding(vocab_size, c.d_model, padding_idx=PAD_ID)
@@ -85,7 +85,7 @@ class ASRModel(nn.Module):
         nn.init.normal_(embedding.weight, std=c.d_model ** -0.5)
         with torch.no_grad():
             embedding.weight[PAD_ID].zero_()
-        self.decoder = TransformerDecoder(embedding, c.decoder_layers, c.n_heads,
+        self.decoder = TransformerDecoder(embedding, c.decoder_layers, c.heads,
                                           c.decoder_ffn_dim, c.dropout, c.attention_dropout)
         projection = nn.Linear(c.d_model, vocab_size)
         if c.tie_decoder_embedding:
@@ -101,7 +101,7 @@ class ASRModel(nn.Module):
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> ASRModel:
-        model = dict(config["model"])
+        model = current_model_keys(config["model"])
         model["specaugment"] = SpecAugmentConfig(**model.get("specaugment", {}))
         built = cls(ASRModelConfig(**model), int(config["vocab_size"]),
                     list(config["reuse_pattern"]))

@@ -30,7 +30,7 @@ from asr.features import GlobalCMVN
 from asr.model import ASRModel, count_parameters
 from echoformer.config_schema import to_dataclass
 from echoformer.cpu_memory import keep_freed_memory
-from echoformer.model_dir import save_model_dir
+from echoformer.model_dir import current_model_keys, save_model_dir
 from echoformer.paths import CONF_DIR
 from echoformer.tokenizer import Tokenizer
 from echoformer.training import Trainer
@@ -48,7 +48,8 @@ def run_identity() -> dict:
     utterances), model size and reuse; batch sizes, caching and workers may change."""
     data = ("dir", "train", "valid", "tokenizer", "cmvn", "max_duration", "max_utterances")
     identity = {f"data.{key}": (lambda c, k=key: c.get("data", {}).get(k)) for key in data}
-    identity.update({key: (lambda c, k=key: c.get(k)) for key in ("model", "reuse")})
+    identity["model"] = lambda c: current_model_keys(c.get("model") or {})  # old names too
+    identity["reuse"] = lambda c: c.get("reuse")
     return identity
 
 
@@ -86,7 +87,7 @@ def train(config: ASRTrainConfig, run_dir: Path) -> Path:
 
 
 def _train(config: ASRTrainConfig, run_dir: Path, device: torch.device, world: World) -> Path:
-    pattern = config.reuse.pattern_for(config.model.num_layers)
+    pattern = config.reuse.pattern_for(config.model.encoder_layers)
     train_path, valid_path, spm_path, cmvn_path = _data_paths(config)
     run_config = OmegaConf.to_container(OmegaConf.structured(config), resolve=True)
     tokenizer, cmvn = Tokenizer(spm_path), GlobalCMVN.load(cmvn_path)

@@ -34,6 +34,11 @@ RUN_CONFIG_FILE = "train_config.yaml"
 
 _REGISTRY: dict[str, type[nn.Module]] = {}
 
+# Keys of the ASR and NMT model configs (architecture.model in model.yaml, model in a run's
+# run_config.yaml) under the names they had before both configs used the same ones, old ->
+# new. Model directories and runs written with the old names still load and resume.
+RENAMED_MODEL_KEYS = {"n_heads": "heads", "num_layers": "encoder_layers", "ff_dim": "ffn_dim"}
+
 
 class ModelDirError(ValueError):
     """A model directory that cannot be used as it is."""
@@ -50,6 +55,20 @@ def register_model(name: str) -> Callable[[type[nn.Module]], type[nn.Module]]:
         return cls
 
     return register
+
+
+def current_model_keys(model: dict[str, Any]) -> dict[str, Any]:
+    """An encoder-decoder's model config `model` (a dict) with the old key names of
+    RENAMED_MODEL_KEYS renamed; a new dict. An old and a new name together is a
+    ModelDirError (the config would say two things)."""
+    renamed = {}
+    for key, value in model.items():
+        new = RENAMED_MODEL_KEYS.get(key, key)
+        if new in renamed or (new != key and new in model):
+            raise ModelDirError(f"model config has both {key!r} and {new!r} (the same "
+                                f"setting under its old and new name); keep {new!r}")
+        renamed[new] = value
+    return renamed
 
 
 def file_sha256(path: Path) -> str:

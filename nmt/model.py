@@ -14,7 +14,7 @@ from typing import Any
 from torch import Tensor, nn
 
 from echoformer.loss import label_smoothed_nll
-from echoformer.model_dir import register_model
+from echoformer.model_dir import current_model_keys, register_model
 from echoformer.output_layer import OutputLayer, SoftmaxConfig
 from echoformer.positional import PositionalEncoding
 from echoformer.reuse import ReuseEncoder
@@ -33,7 +33,7 @@ class NMTModelConfig:
 
     d_model: int = 256
     heads: int = 4
-    ff_dim: int = 1024
+    ffn_dim: int = 1024
     encoder_layers: int = 6
     decoder_layers: int = 6
     dropout: float = 0.1
@@ -56,11 +56,11 @@ class TransformerNMT(nn.Module):
         nn.init.normal_(self.embedding.weight, std=c.d_model ** -0.5)
         self.source_positions = PositionalEncoding(c.d_model, c.dropout)
         self.encoder = ReuseEncoder(
-            lambda role: TransformerEncoderLayer(c.d_model, c.heads, c.ff_dim, role, c.dropout,
+            lambda role: TransformerEncoderLayer(c.d_model, c.heads, c.ffn_dim, role, c.dropout,
                                                  c.attention_dropout),
             c.encoder_layers, reuse_pattern)
         self.encoder_norm = nn.LayerNorm(c.d_model)
-        self.decoder = TransformerDecoder(self.embedding, c.decoder_layers, c.heads, c.ff_dim,
+        self.decoder = TransformerDecoder(self.embedding, c.decoder_layers, c.heads, c.ffn_dim,
                                           c.dropout, c.attention_dropout)
         projection = nn.Linear(c.d_model, vocab_size, bias=False)
         projection.weight = self.embedding.weight
@@ -75,8 +75,9 @@ class TransformerNMT(nn.Module):
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> TransformerNMT:
-        return cls(NMTModelConfig(**config["model"]), int(config["vocab_size"]),
-                   list(config["reuse_pattern"]), SoftmaxConfig(**config["softmax"]))
+        model = NMTModelConfig(**current_model_keys(config["model"]))
+        return cls(model, int(config["vocab_size"]), list(config["reuse_pattern"]),
+                   SoftmaxConfig(**config["softmax"]))
 
     # -- training -------------------------------------------------------------------------
     def forward(self, source: Tensor, target_in: Tensor, target_out: Tensor) -> dict[str, Tensor]:

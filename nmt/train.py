@@ -25,7 +25,7 @@ from torch import nn
 
 from echoformer.config_schema import to_dataclass
 from echoformer.cpu_memory import keep_freed_memory
-from echoformer.model_dir import file_sha256, save_model_dir
+from echoformer.model_dir import current_model_keys, file_sha256, save_model_dir
 from echoformer.paths import CONF_DIR
 from echoformer.tokenizer import Tokenizer
 from echoformer.training import Trainer, TrainingSummary
@@ -51,8 +51,8 @@ def run_identity() -> dict[str, Callable[[dict], Any]]:
     trainer settings and batch sizes may change."""
     data = ("dir", "src_lang", "tgt_lang", "spm")
     identity = {f"data.{key}": (lambda c, k=key: c.get("data", {}).get(k)) for key in data}
-    identity.update({key: (lambda c, k=key: c.get(k))
-                     for key in ("model", "reuse", "tokenizer_sha256")})
+    identity["model"] = lambda c: current_model_keys(c.get("model") or {})  # old names too
+    identity.update({key: (lambda c, k=key: c.get(k)) for key in ("reuse", "tokenizer_sha256")})
     return identity
 
 

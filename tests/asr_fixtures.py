@@ -18,7 +18,7 @@ from echoformer.tokenizer import Tokenizer, train_sentencepiece
 SENTENCES = ["the cat sat on the mat", "where did you put my keys", "she plays the piano",
              "we walked home after the rain", "please close the door behind you",
              "nobody knew the answer to that", "the garden looks lovely in spring"]
-TINY = ASRModelConfig(d_model=32, n_heads=2, ffn_dim=64, num_layers=2, conv_kernel=5,
+TINY = ASRModelConfig(d_model=32, heads=2, ffn_dim=64, encoder_layers=2, conv_kernel=5,
                       decoder_layers=1, decoder_ffn_dim=64)
 
 

@@ -14,7 +14,7 @@ BENCH = [sys.executable, "-m", "echoformer.bench.app", "suite=asr", "quick=true"
 
 
 def test_encoder_records_compare_no_reuse_with_reuse_per_length():
-    config = replace(TINY, num_layers=4)
+    config = replace(TINY, encoder_layers=4)
     encoder, attention = encoder_records(config, [0.5, 1.0], reuse=[2, 2], device="cpu",
                                          warmup=0, repeats=1)
     assert [r["frames"] for r in encoder] == [50, 100]
@@ -28,7 +28,7 @@ def test_encoder_records_compare_no_reuse_with_reuse_per_length():
 
 
 def test_the_bound_of_an_uneven_pattern_comes_from_its_operation_counts():
-    config = replace(TINY, num_layers=4)
+    config = replace(TINY, encoder_layers=4)
     encoder, _ = encoder_records(config, [0.5], reuse=[1, 3], device="cpu", warmup=0,
                                  repeats=1)
     assert encoder[0]["pattern"] == [1, 3]
@@ -37,7 +37,7 @@ def test_the_bound_of_an_uneven_pattern_comes_from_its_operation_counts():
 
 
 def test_the_operation_count_bound_follows_the_pattern():
-    config = replace(TINY, num_layers=4)
+    config = replace(TINY, encoder_layers=4)
     plain = encoder_flops(config, 1000, [1, 1, 1, 1])
     assert encoder_flops(config, 1000, [1, 1, 2]) == encoder_flops(config, 1000, [2, 1, 1])
     # Each follower saves the q/k and position projections, scores and softmax of a layer.

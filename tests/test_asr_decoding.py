@@ -17,7 +17,7 @@ V = 24
 
 def _model(pattern=None):
     torch.manual_seed(0)
-    config = ASRModelConfig(d_model=32, n_heads=2, ffn_dim=64, num_layers=2, conv_kernel=5,
+    config = ASRModelConfig(d_model=32, heads=2, ffn_dim=64, encoder_layers=2, conv_kernel=5,
                             decoder_layers=1, decoder_ffn_dim=64)
     return ASRModel(config, V, pattern).eval()
 

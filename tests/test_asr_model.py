@@ -67,13 +67,13 @@ def test_a_model_directory_gives_back_the_same_model(tmp_path):
 @pytest.mark.parametrize("size, layers", [("tiny", 4), ("s", 16), ("m", 16)])
 def test_model_sizes_are_config_groups(size, layers):
     config = OmegaConf.to_object(train_config(f"asr_model={size}", "reuse=g4"))
-    assert config.model.num_layers == layers
+    assert config.model.encoder_layers == layers
     assert config.reuse.pattern_for(layers) == [4] * (layers // 4)
 
 
 def test_the_m_size_is_the_conformer_m_shape():
     model = OmegaConf.to_object(train_config("asr_model=m")).model
-    assert (model.num_layers, model.d_model, model.n_heads) == (16, 256, 4)
+    assert (model.encoder_layers, model.d_model, model.heads) == (16, 256, 4)
 
 
 def test_an_unknown_key_is_an_error():

@@ -41,7 +41,7 @@ def search(scorer, context=None, limits=(10,), **options):
 
 def tiny_model(vocab: int = 40, seed: int = 0) -> TransformerNMT:
     torch.manual_seed(seed)
-    config = NMTModelConfig(d_model=16, heads=2, ff_dim=32, encoder_layers=2, decoder_layers=2,
+    config = NMTModelConfig(d_model=16, heads=2, ffn_dim=32, encoder_layers=2, decoder_layers=2,
                             dropout=0.0, max_length=32)
     return TransformerNMT(config, vocab).eval()
 

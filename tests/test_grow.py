@@ -17,7 +17,7 @@ LAYERS = "encoder.blocks.layers"
 def model(num_layers: int, pattern: list[int], kernel: int = 5,
           config: ASRModelConfig = TINY) -> ASRModel:
     torch.manual_seed(num_layers + kernel)
-    shape = dict(config.__dict__, num_layers=num_layers, conv_kernel=kernel)
+    shape = dict(config.__dict__, encoder_layers=num_layers, conv_kernel=kernel)
     built = ASRModel(ASRModelConfig(**shape), 30, pattern).eval()
     with torch.no_grad():  # trained norms are not the identity they start as
         for name, parameter in built.named_parameters():
@@ -78,7 +78,7 @@ def test_attention_weights_follow_the_reuse_roles(target_pattern):
 
 def test_grow_writes_a_model_directory_a_training_run_can_start_from(tmp_path, capsys):
     spm = tokenizer_model(tmp_path)
-    tiny_width = ASRModelConfig(d_model=64, n_heads=2, ffn_dim=128, num_layers=2,
+    tiny_width = ASRModelConfig(d_model=64, heads=2, ffn_dim=128, encoder_layers=2,
                                 conv_kernel=5, decoder_layers=1, decoder_ffn_dim=128)
     source = model(2, [2], config=tiny_width)
     source_dir = save_model_dir(tmp_path / "source", source, source.state_dict(), spm)

@@ -114,7 +114,7 @@ def test_a_reuse_setting_that_does_not_fit_the_encoder_is_one_clear_error(
 
 
 def test_the_encoder_bound_comes_from_the_operation_counts_of_the_pattern():
-    config = NMTModelConfig(d_model=64, heads=4, ff_dim=256, encoder_layers=4)
+    config = NMTModelConfig(d_model=64, heads=4, ffn_dim=256, encoder_layers=4)
     plain = encoder_flops(config, 30, [1, 1, 1, 1])
     assert encoder_flops(config, 30, [1, 1, 2]) == encoder_flops(config, 30, [2, 1, 1])
     # Each follower saves a layer's q/k projections, scores and softmax; P·V and FFN stay.

@@ -9,7 +9,7 @@ from echoformer.output_layer import SoftmaxConfig
 from nmt.data.batching import collate
 from nmt.model import NMTModelConfig, TransformerNMT, parameter_count
 
-CONFIG = NMTModelConfig(d_model=16, heads=2, ff_dim=32, encoder_layers=4, decoder_layers=2,
+CONFIG = NMTModelConfig(d_model=16, heads=2, ffn_dim=32, encoder_layers=4, decoder_layers=2,
                         dropout=0.0, max_length=32)
 
 

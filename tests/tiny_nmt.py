@@ -45,7 +45,7 @@ def write_tiny_corpus(directory: Path, vocab_size: int = 70) -> Path:
     return directory
 
 
-TINY = NMTModelConfig(d_model=32, heads=2, ff_dim=64, encoder_layers=4, decoder_layers=2,
+TINY = NMTModelConfig(d_model=32, heads=2, ffn_dim=64, encoder_layers=4, decoder_layers=2,
                       dropout=0.0, attention_dropout=0.0, label_smoothing=0.1, max_length=24)
 
 
