@@ -78,7 +78,7 @@ def encoder_flops(config: ASRModelConfig, frames: int, pattern: list[int]) -> fl
     """Operations of the encoder (matrix products, convolutions, softmax) on (1, frames, F)
     features with reuse `pattern`: what `bound` in the encoder records is computed from.
     Norms and elementwise work are left out, as in `attention_flops` of the layers bench."""
-    d, f, k, h = config.d_model, config.ffn_dim, config.conv_kernel, config.n_heads
+    d, f, k, h = config.d_model, config.ffn_dim, config.conv_kernel, config.heads
     t1, f1 = (frames - 3) // 2 + 1, (config.input_dim - 3) // 2 + 1
     t, f2 = (t1 - 3) // 2 + 1, (f1 - 3) // 2 + 1
     front = 2 * 9 * t1 * f1 * d + 2 * 9 * t * f2 * d * d + 2 * t * f2 * d * d
@@ -97,7 +97,7 @@ def encoder_records(config: ASRModelConfig, seconds_list: list[float], reuse: li
                     device: str, warmup: int, repeats: int) -> tuple[list[dict], list[dict]]:
     """(encoder records, attention records), one of each per input length: no reuse against
     reuse pattern `reuse` (it must fit the layers)."""
-    patterns = {"baseline": [1] * config.num_layers, "reuse": reuse}
+    patterns = {"baseline": [1] * config.encoder_layers, "reuse": reuse}
     encoders = {name: random_encoder(config, pattern, device)
                 for name, pattern in patterns.items()}
     encoders["without_attention"] = random_encoder(config, patterns["baseline"], device, True)
@@ -217,7 +217,7 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
         sys.exit(f"bench suite=asr: {manifest} lists no utterances")
     config: ASRModelConfig = loaded.model.config
     assert config.input_dim == NUM_MEL_BINS, config.input_dim
-    reuse = reuse_rows_pattern("asr", a, config.num_layers)
+    reuse = reuse_rows_pattern("asr", a, config.encoder_layers)
     encoder, attention = encoder_records(config, list(a.seconds), reuse, cfg.device,
                                          cfg.warmup, cfg.repeats)
     rtf = rtf_records(loaded, utterances, list(a.methods), cfg.device, cfg.warmup, a.lm)
@@ -225,7 +225,7 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
         "suite": "asr", "machine": machine_facts(cfg.device),
         "config": OmegaConf.to_container(cfg),
         "model": {"dir": str(cfg.model), "d_model": config.d_model,
-                  "num_layers": config.num_layers, "n_heads": config.n_heads,
+                  "num_layers": config.encoder_layers, "n_heads": config.heads,
                   "ffn_dim": config.ffn_dim, "trained_reuse_pattern":
                       list(loaded.model.encoder.reuse_pattern)},
         "manifest": str(manifest),

@@ -158,7 +158,7 @@ def encoder_flops(config: NMTModelConfig, length: int, pattern: list[int]) -> fl
     `length` tokens with reuse `pattern`: what `bound` in the encoder records is computed from
     (embedding, norms and elementwise work left out, as in `attention_flops`)."""
     d = config.d_model
-    feed_forward = 2 * 2 * length * d * config.ff_dim
+    feed_forward = 2 * 2 * length * d * config.ffn_dim
     leader = attention_flops(length, d, config.heads, Role.LEADER)
     follower = attention_flops(length, d, config.heads, Role.FOLLOWER)
     attention = sum(leader + (group - 1) * follower for group in pattern)
