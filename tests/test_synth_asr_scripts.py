@@ -7,6 +7,7 @@ they call."""
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import shutil
@@ -211,3 +212,24 @@ def test_studies_refuse_an_unknown_study():
     done = subprocess.run(["bash", str(RECIPE / "studies.sh"), "reuse-180", "--dry-run"],
                           capture_output=True, text=True, timeout=30)
     assert done.returncode == 2 and "reuse-180" in done.stderr
+
+
+def test_wer_per_voice_counts_espeak_variants_as_one_voice(tmp_path):
+    from importlib.util import module_from_spec, spec_from_file_location
+
+    spec = spec_from_file_location("wer_per_voice", RECIPE / "wer_per_voice.py")
+    module = module_from_spec(spec)
+    spec.loader.exec_module(module)
+    rows = [("a.wav", "the cat sat", "espeak-en-gb+m3", "the cat sat"),
+            ("b.wav", "a dog ran", "espeak-en-gb+f1", "a dog"),
+            ("c.wav", "one two", "flite-awb", "one too")]
+    (tmp_path / "set.jsonl").write_text("".join(
+        json.dumps({"audio": a, "duration": 1.0, "text": t, "speaker": s}) + "\n" for a, t, s, _ in rows))
+    (tmp_path / "hyp.jsonl").write_text("".join(
+        json.dumps({"audio": str(tmp_path / a), "text": h}) + "\n" for a, _, _, h in rows))
+    assert module.main([str(tmp_path / "set.jsonl"), str(tmp_path / "hyp.jsonl"),
+                        "--json", str(tmp_path / "voices.json")]) == 0
+    voices = {r["name"]: r for r in json.loads((tmp_path / "voices.json").read_text())}
+    assert set(voices) == {"espeak-en-gb", "flite-awb"}
+    assert (voices["espeak-en-gb"]["reference_words"], voices["espeak-en-gb"]["deletions"]) == (6, 1)
+    assert voices["flite-awb"]["wer"] == 0.5

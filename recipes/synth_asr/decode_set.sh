@@ -6,8 +6,8 @@
 #   bash recipes/synth_asr/decode_set.sh MANIFEST OUT_DIR [asr-transcribe options...]
 #
 # Writes OUT_DIR/NAME.jsonl (asr-transcribe --format jsonl: text, duration, processing
-# seconds per file) and OUT_DIR/NAME.wer.json (python -m asr.score), NAME being the
-# manifest's file name without .jsonl. Example, the shipped models on the dev set:
+# seconds per file), OUT_DIR/NAME.wer.json (python -m asr.score) and OUT_DIR/NAME.voices.json
+# (wer_per_voice.py), NAME being the manifest's file name without .jsonl. Example, the shipped models on the dev set:
 #   bash recipes/synth_asr/decode_set.sh data/synth_asr_large/dev.jsonl exp/synth_asr/dev \
 #     --model models/asr-en --lm models/asr-en-lm --threads 2
 set -euo pipefail
@@ -29,3 +29,5 @@ print("\n".join(str(u.audio) for u in read_manifest(sys.argv[1])))' "$manifest")
 mkdir -p "$out_dir"
 "${bin}asr-transcribe" "$@" --format jsonl "${files[@]}" > "$out_dir/$name.jsonl"
 "$python" -m asr.score --ref "$manifest" --hyp "$out_dir/$name.jsonl" --json "$out_dir/$name.wer.json"
+"$python" "$repo/recipes/synth_asr/wer_per_voice.py" "$manifest" "$out_dir/$name.jsonl" \
+  --json "$out_dir/$name.voices.json"
