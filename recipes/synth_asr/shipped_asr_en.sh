@@ -60,7 +60,7 @@ full=(--size full --data-dir data/synth_asr_full)
 large=(--size large --data-dir data/synth_asr_large)
 exp=exp/synth_asr
 # The schedule is spelt out, so the chain does not depend on run.sh's per-size defaults.
-common="trainer.save_every=100 trainer.valid_every=300 trainer.log_every=25 \
+common="trainer.save_every=100 trainer.valid_every=300 trainer.log_every=25 trainer.average_last=5 \
 data.max_batch_seconds=80 data.cache_features=false trainer.progress=false"
 speeds7="data.speed_perturb=[0.85,0.9,0.95,1.0,1.05,1.1,1.15]"
 full_pieces="data.tokenizer=data/synth_asr_full/tokenizer.model data.cmvn=data/synth_asr_full/cmvn.json"

@@ -60,7 +60,11 @@ data=data/synth_asr_large
 sent4=$data/lm_sent4  # the weighted text has its own folder: step 3's text stays as it was
 exp=exp/asr_lm
 held_out=("$data/dev.jsonl" "$data/test.jsonl" "$data/test_unseen_voice.jsonl")
-lm_common=(data.tokenizer="$asr/spm.model" threads="$threads" trainer.progress=false)
+# The schedule is spelt out (conf/asr_lm_train.yaml's when the LM was trained), so the chain
+# does not depend on later defaults.
+lm_common=(data.tokenizer="$asr/spm.model" threads="$threads" trainer.valid_every=500
+           trainer.save_every=500 trainer.log_every=50 trainer.patience=5 trainer.average_last=5
+           trainer.progress=false)
 
 if step 1 "large corpus into $data (~5 min)"; then
   run bash "$recipe" --size large --data-dir "$data" --stage 1 --stop-stage 1
@@ -70,7 +74,8 @@ if step 2 "LM text into $data: lm_train.txt, lm_valid.txt (~10 s)"; then
 fi
 lm() {  # lm UPDATES: the LM from random weights, or its run resumed, to UPDATES updates
   run "$lm_train" data.train="$data/lm_train.txt" data.valid="$data/lm_valid.txt" \
-    "${lm_common[@]}" trainer.max_steps="$1" hydra.run.dir="$exp/ding-large"
+    "${lm_common[@]}" trainer.lr=0.002 trainer.warmup_steps=500 trainer.max_steps="$1" \
+    hydra.run.dir="$exp/ding-large"
 }
 if step 3 "the LM from random weights: 3,408 updates (~35 min)"; then
   lm 3408

@@ -62,7 +62,7 @@ large=(--size large --data-dir data/synth_asr_large)
 exp=exp/synth_asr
 out=$exp/study
 lm_exp=exp/asr_lm
-common="trainer.save_every=100 trainer.valid_every=300 trainer.log_every=25 \
+common="trainer.save_every=100 trainer.valid_every=300 trainer.log_every=25 trainer.average_last=5 \
 data.max_batch_seconds=80 data.cache_features=false trainer.progress=false"
 scratch="trainer.lr=0.002 trainer.warmup_steps=600"
 speeds7="data.speed_perturb=[0.85,0.9,0.95,1.0,1.05,1.1,1.15]"
@@ -196,7 +196,9 @@ $s_run trainer.lr=0.00005 trainer.warmup_steps=50 trainer.save_every=50" "${two[
     run cp -rT "$lm_exp/ding-large" "$lm_exp/study/ding-large-9039"
     run "${bin}asr-lm-train" data.train=data/synth_asr_large/lm_train.txt \
       data.valid=data/synth_asr_large/lm_valid.txt data.tokenizer=models/asr-en/spm.model \
-      threads="$threads" trainer.progress=false trainer.max_steps=9039 \
+      threads="$threads" trainer.valid_every=500 trainer.save_every=500 trainer.log_every=50 \
+      trainer.patience=5 trainer.average_last=5 trainer.progress=false trainer.lr=0.002 \
+      trainer.warmup_steps=500 trainer.max_steps=9039 \
       hydra.run.dir="$lm_exp/study/ding-large-9039"
     lm=(--lm "$lm_exp/study/ding-large-9039/model" --model models/asr-en --beam-size 10
         --ctc-weight 0.3 --threads "$threads")
