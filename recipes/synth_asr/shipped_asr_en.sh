@@ -6,7 +6,8 @@
 #   bash recipes/synth_asr/shipped_asr_en.sh [--dry-run] [--from-step N] [--to-step M]
 #        [--threads T] [--out DIR]
 #
-# Steps, with the wall time each took on a 2-core x86 CPU (2 threads unless said):
+# Steps, with the wall time each took on a 2-core x86 CPU (2 threads unless said; step 12
+# estimated from the measured RTFs):
 #    1 full corpus (13,200 utterances, 10 h) + CMVN + 256-piece tokenizer (stages 1-2)  ~5 min
 #    2 xs, reuse g2, from random weights: 5,131 updates                          ~2 h 5 min
 #    3 the same run resumed to 8,270 updates                 ~2 h (on 1 thread, 2.35 s/update)

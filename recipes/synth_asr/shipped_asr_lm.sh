@@ -7,7 +7,8 @@
 #   bash recipes/synth_asr/shipped_asr_lm.sh [--dry-run] [--from-step N] [--to-step M]
 #        [--threads T] [--asr DIR] [--out DIR]
 #
-# Steps, with the wall time each took on a 2-core x86 CPU (2 threads):
+# Steps, with the wall time each took on a 2-core x86 CPU (2 threads; step 8 estimated
+# from the measured RTFs):
 #   1 large corpus into data/synth_asr_large (stage 1: its dev and test sets)        ~5 min
 #   2 LM text: the Ding dictionary's English side without any dev/test sentence       ~10 s
 #   3 the LM from random weights: 3,408 updates                                      ~35 min

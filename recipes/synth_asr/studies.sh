@@ -6,7 +6,8 @@
 #
 #   bash recipes/synth_asr/studies.sh STUDY [--dry-run] [--threads T]
 #
-# STUDY (wall time on a 2-core x86 CPU; training arms one after another):
+# STUDY (wall time on a 2-core x86 CPU: training measured, decoding estimated from the
+# measured RTFs; arms one after another):
 #   reuse-1800        xs none / g2 / g4 from random weights, 1,800 updates each (3 x ~2 h on
 #                     1 thread), test sets with the four methods
 #   reuse-seeds       none and g4 with seed 2, [1,1,2,4] with seeds 1 and 2, 1,800 updates
@@ -21,11 +22,11 @@
 #                     (control), the VTLP model + 373 without it (~30 + 28 + 12 min)
 #   finetune-longer   a copy of chain step 4's run resumed to 6,404 updates (~30 min)
 #   joint-beam-dev    joint_beam's CTC weight, length penalty and beam on dev: the half
-#                     copies after chain steps 3 and 6 (~15 min)
+#                     copies after chain steps 3 and 6 (~5 min)
 #   lm-fusion         LM weight and length penalty on dev (the LMs after 3,408 and 6,295
 #                     updates), then the test sets with the dev's choices (~25 min)
 #   lm-beam           CTC weight, beam and LM weight on dev with the 6,295-update LM, then
-#                     the test sets at beam 20, weight 0.6; the LM's RTF file by file (~15 min)
+#                     the test sets at beam 20, weight 0.6; the LM's RTF file by file (~10 min)
 #   lm-longer         a copy of the LM run resumed to 9,039 updates (~25 min), dev and test
 #   lm-sentences      the shipped LM on dev: weight at beam 20, attention_rescoring (~6 min)
 #   smoke             the tiny corpus end to end, and the tiny model 3 min on the demo corpus
