@@ -10,9 +10,10 @@ import pytest
 from echoformer.paths import CONF_DIR
 
 BIN = Path(sys.executable).parent
-GROUPS = {"asr-train": ["asr_model", "reuse", "softmax"],
-          "nmt-train": ["nmt_model", "reuse", "softmax"], "asr-lm-train": [], "bench": []}
-ALL_GROUPS = {"asr_model", "nmt_model", "reuse", "softmax"}
+GROUPS = {"asr-train": ["asr_model", "reuse", "softmax", "asr_schedule"],
+          "nmt-train": ["nmt_model", "reuse", "softmax", "nmt_schedule"], "asr-lm-train": [],
+          "bench": []}
+ALL_GROUPS = {"asr_model", "nmt_model", "reuse", "softmax", "asr_schedule", "nmt_schedule"}
 
 
 @pytest.mark.parametrize("app", sorted(GROUPS))

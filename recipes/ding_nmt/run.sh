@@ -108,23 +108,15 @@ if run_stage 2; then
 fi
 
 if run_stage 3; then
-  echo "== stage 3: train nmt_model=$model_size reuse=$reuse $src_lang->$tgt_lang into $exp_dir"
+  # the training schedule (conf/nmt_schedule): tiny and demo have their own, small and base cpu
+  case "$model_size" in tiny|demo) schedule=$model_size ;; *) schedule=cpu ;; esac
+  echo "== stage 3: train nmt_model=$model_size reuse=$reuse nmt_schedule=$schedule" \
+       "$src_lang->$tgt_lang into $exp_dir"
   args=(data.dir="$data_dir" data.src_lang="$src_lang" data.tgt_lang="$tgt_lang"
-        nmt_model="$model_size" reuse="$reuse" threads="$threads" hydra.run.dir="$exp_dir")
+        nmt_model="$model_size" reuse="$reuse" nmt_schedule="$schedule" threads="$threads"
+        hydra.run.dir="$exp_dir")
   [[ -n "$max_steps" ]] && args+=(trainer.max_steps="$max_steps")
   [[ -n "$max_minutes" ]] && args+=(trainer.max_minutes="$max_minutes")
-  if [[ "$model_size" == tiny ]]; then  # a few hundred quick steps: short warm-up, high rate
-    args+=(trainer.warmup_steps=100 trainer.lr=0.003 trainer.valid_every=100
-           trainer.save_every=100 trainer.log_every=50 trainer.average_last=2
-           data.max_tokens=2048)
-  elif [[ "$model_size" == demo ]]; then  # minutes: short warm-up, frequent checkpoints
-    args+=(trainer.warmup_steps=150 trainer.lr=0.002 trainer.valid_every=100
-           trainer.save_every=50 trainer.log_every=10 trainer.average_last=3
-           data.max_tokens=2048)
-  else  # CPU-sized schedule: ~0.2 updates/s on 1 thread here, ~3000 updates in 4 hours
-    args+=(trainer.warmup_steps=1000 trainer.lr=0.001 trainer.valid_every=250
-           trainer.save_every=250 trainer.log_every=25 trainer.average_last=5)
-  fi
   # shellcheck disable=SC2206
   extra=($train_args)
   "${bin}nmt-train" "${args[@]}" "${extra[@]}"

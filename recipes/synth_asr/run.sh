@@ -115,19 +115,13 @@ if run_stage 2; then
 fi
 
 if run_stage 3; then
-  echo "== stage 3: train asr_model=$model reuse=$reuse into $exp_dir"
-  args=(data.dir="$data_dir" asr_model="$model" reuse="$reuse" hydra.run.dir="$exp_dir")
+  # the training schedule (conf/asr_schedule): tiny and demo have their own, the rest the defaults
+  case "$model" in tiny|demo) schedule=$model ;; *) schedule=default ;; esac
+  echo "== stage 3: train asr_model=$model reuse=$reuse asr_schedule=$schedule into $exp_dir"
+  args=(data.dir="$data_dir" asr_model="$model" reuse="$reuse" asr_schedule="$schedule"
+        hydra.run.dir="$exp_dir")
   [[ -n "$max_steps" ]] && args+=(trainer.max_steps="$max_steps")
   [[ -n "$max_minutes" ]] && args+=(trainer.max_minutes="$max_minutes")
-  if [[ "$model" == tiny ]]; then  # a few hundred quick steps: short warm-up, high rate
-    args+=(trainer.warmup_steps=50 trainer.lr=0.003 trainer.valid_every=100
-           trainer.save_every=100 trainer.log_every=50 trainer.average_last=2
-           data.max_batch_seconds=20)
-  elif [[ "$model" == demo ]]; then  # minutes: short warm-up, frequent checkpoints
-    args+=(trainer.warmup_steps=100 trainer.lr=0.002 trainer.valid_every=100
-           trainer.save_every=50 trainer.log_every=10 trainer.average_last=3
-           data.max_batch_seconds=40)
-  fi
   # shellcheck disable=SC2206
   extra=($train_args)
   "${bin}asr-train" "${args[@]}" "${extra[@]}"
