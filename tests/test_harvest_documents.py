@@ -6,9 +6,9 @@ import subprocess
 import pytest
 
 from nmt.data.harvest.apt import extract_members
-from nmt.data.harvest.documents import align_blocks, html_blocks, mallard_blocks
+from nmt.data.harvest.documents import align_blocks, docbook_blocks, html_blocks, mallard_blocks
 from nmt.data.harvest.package_list import (PinnedPackage, catalogues_by_package,
-                                           is_game_catalogue, rank_packages,
+                                           help_packages, is_game_catalogue, rank_packages,
                                            read_package_list, write_package_list)
 
 _HELP_PAGE = """<html><head><title>{title}</title></head><body>
@@ -55,11 +55,39 @@ def test_mallard_pages_align_block_by_block():
                                              ("Click it.", "Klicken Sie.")]
 
 
-def test_documents_whose_block_structures_differ_give_nothing():
-    english = mallard_blocks(_MALLARD.format(title="Intro", para="One.", item="Two."))
-    german = mallard_blocks(_MALLARD.format(title="Einführung", para="Eins.", item="Zwei.")
-                            .replace("<list><item><p>Zwei.</p></item></list>", ""))
+def test_documents_whose_block_counts_differ_a_little_align_by_length():
+    english = [(None, text) for text in ["Introduction", "This program edits text files quickly.",
+                                         "Start it from the menu."]]
+    german = [(None, text) for text in
+              ["Einführung", "Dieses Programm bearbeitet Textdateien schnell.",
+               "Übersetzung: Hans Muster", "Starten Sie es aus dem Menü."]]
+    assert align_blocks(english, german) == [
+        ("Introduction", "Einführung"),
+        ("This program edits text files quickly.",
+         "Dieses Programm bearbeitet Textdateien schnell."),
+        ("Start it from the menu.", "Starten Sie es aus dem Menü.")]
+
+
+def test_documents_whose_block_structures_differ_more_give_nothing():
+    english = [(None, f"Paragraph {index}.") for index in range(10)]
+    german = [(None, f"Absatz {index}.") for index in range(6)]
     assert align_blocks(english, german) is None
+
+
+_DOCBOOK = """<?xml version="1.0" ?>
+<!DOCTYPE article PUBLIC "-//KDE//DTD DocBook XML V4.5-Based Variant V1.1//EN" "dtd/kdedbx45.dtd" [
+  <!ENTITY kappname "<application>Kate</application>">
+]>
+<article><articleinfo><title>Handbook</title></articleinfo>
+<para>&kappname; runs on &kde; with &dolphin;.</para>
+<para>Choose <menuchoice><shortcut><keycombo>Ctrl S</keycombo></shortcut><guimenu>File</guimenu>
+<guimenuitem>Save</guimenuitem></menuchoice>.</para>
+<programlisting>make install</programlisting></article>"""
+
+
+def test_docbook_blocks_expand_entities_and_separate_menu_steps_without_shortcuts():
+    assert docbook_blocks(_DOCBOOK) == [(None, "Kate runs on KDE with Dolphin."),
+                                        (None, "Choose File > Save.")]
 
 
 def test_contents_lines_count_german_catalogues_per_package():
@@ -72,6 +100,16 @@ def test_contents_lines_count_german_catalogues_per_package():
     counts, sections = catalogues_by_package(contents)
     assert counts == {"gedit-common": 1, "libglib2.0-data": 1, "glib-extra": 1}
     assert sections["gedit-common"] == "gnome"
+
+
+def test_help_packages_are_those_with_german_mallard_or_docbook_help():
+    contents = [
+        "usr/share/help/de/gedit/index.page           gnome/gedit\n",
+        "usr/share/doc/HTML/de/kate/index.docbook     kde/kate-doc\n",
+        "usr/share/help/C/eog/index.page              gnome/eog\n",
+        "usr/share/help/de/eog/figures/view.png       gnome/eog\n",
+    ]
+    assert help_packages(contents) == {"gedit", "kate-doc"}
 
 
 def test_games_are_left_out_of_the_package_list_by_section_name_and_source():

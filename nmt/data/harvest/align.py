@@ -6,6 +6,7 @@ parts are then paired in order); otherwise it is kept whole, on one line.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator, Sequence
 
@@ -63,3 +64,38 @@ def split_message(english: str, german: str, counts: dict | None = None) -> Iter
             yield from parts
         else:
             yield en, de
+
+
+def align_by_length(english: Sequence[str], german: Sequence[str], band: int = 12,
+                    skip_cost: float = 3.0) -> list[Pair]:
+    """1:1 pairs of a monotone alignment of two unit sequences whose counts differ a little
+    (a translator's credit paragraph, a dropped note), by lengths (in the manner of Gale and
+    Church, with only 1:1, 1:0 and 0:1 steps): a 1:1 step costs the distance of the length
+    ratio from a typical German/English 1.1, a unit left unpaired costs ``skip_cost``."""
+    n, m = len(english), len(german)
+    infinity = float("inf")
+    cost = [[infinity] * (m + 1) for _ in range(n + 1)]
+    step = [[(0, 0)] * (m + 1) for _ in range(n + 1)]
+    cost[0][0] = 0.0
+    for i in range(n + 1):
+        for j in range(max(0, i - band), min(m, i + band) + 1):
+            here = cost[i][j]
+            if here == infinity:
+                continue
+            if i < n and j < m:
+                ratio = math.log((len(german[j]) + 10) / (len(english[i]) + 10))
+                pair_cost = here + 4 * abs(ratio - math.log(1.1))
+                if pair_cost < cost[i + 1][j + 1]:
+                    cost[i + 1][j + 1], step[i + 1][j + 1] = pair_cost, (1, 1)
+            for di, dj in ((1, 0), (0, 1)):
+                if i + di <= n and j + dj <= m and here + skip_cost < cost[i + di][j + dj]:
+                    cost[i + di][j + dj], step[i + di][j + dj] = here + skip_cost, (di, dj)
+    if cost[n][m] == infinity:
+        return []
+    pairs, i, j = [], n, m
+    while i or j:
+        di, dj = step[i][j]
+        if (di, dj) == (1, 1):
+            pairs.append((english[i - 1], german[j - 1]))
+        i, j = i - di, j - dj
+    return pairs[::-1]

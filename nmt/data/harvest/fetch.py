@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 from nmt.data.harvest.apt import PrivateApt, deb_path, extract_members
 from nmt.data.harvest.package_list import (
-    DOCUMENTATION_PACKAGES, PinnedPackage, catalogues_by_package, game_names,
+    DOCUMENTATION_PACKAGES, PinnedPackage, catalogues_by_package, game_names, help_packages,
     is_game_catalogue, parse_stanzas, rank_packages, write_package_list)
 
 # What is unpacked from each package: German catalogues, and English/German documentation trees.
@@ -21,6 +21,7 @@ KEPT_MEMBER = re.compile(
     r"|^usr/share/libreoffice/help/(de|en-US)/.*\.(xhp|html)$"
     r"|^usr/share/help/(C|de)/.*\.(page|xml|docbook)$"
     r"|^usr/share/doc/HTML/(en|de)/.*\.(docbook|html)$"
+    r"|^usr/share/gimp/2\.0/help/(en|de)/.*\.html$"
     r"|^usr/share/doc/debian-handbook/html/(en-US|de-DE)/.*\.html$"
     r"|^usr/share/(debian-reference|developers-reference)/.*\.html$"
 )
@@ -33,7 +34,12 @@ def build_package_list(apt: PrivateApt, out: Path, games_out: Path) -> list[Pinn
     contents = apt.index_files("Contents-deb")
     lines = (line for path in contents for line in apt.lines(path))
     counts, _ = catalogues_by_package(tqdm(lines, desc="Contents", unit=" lines"))
-    names = sorted(set(counts) | set(DOCUMENTATION_PACKAGES))
+    # Help packages without catalogues of their own are fetched for their help pages (those
+    # with catalogues are fetched anyway, and their help pages unpacked with them).
+    helps = help_packages(line for path in contents for line in apt.lines(path))
+    documentation = list(DOCUMENTATION_PACKAGES) + sorted(helps - set(counts)
+                                                          - set(DOCUMENTATION_PACKAGES))
+    names = sorted(set(counts) | set(documentation))
     stanzas = []
     for start in range(0, len(names), 500):
         stanzas += parse_stanzas(apt.show(names[start:start + 500]))
@@ -42,7 +48,7 @@ def build_package_list(apt: PrivateApt, out: Path, games_out: Path) -> list[Pinn
     every = parse_stanzas("".join(line for path in apt.index_files("Packages")
                                   for line in apt.lines(path)))
     games = game_names(every)
-    packages = rank_packages(counts, stanzas)
+    packages = rank_packages(counts, stanzas, documentation)
     header = ("German gettext catalogues (densest first, games left out) and English/German "
               "documentation,\nfrom the Debian bookworm Contents index; regenerate with "
               "`python -m nmt.data.harvest packages`.")

@@ -27,8 +27,10 @@ DOCUMENTATION_PACKAGES = (
     "libreoffice-help-de", "libreoffice-help-en-us",
     "debian-handbook", "debian-reference-de", "debian-reference-en",
     "developers-reference-de", "developers-reference",
-    "gnome-user-docs",
+    "gnome-user-docs", "gimp-help-de", "gimp-help-en",
 )
+# German help that aligns with its English: Mallard pages, KDE DocBook handbooks.
+GERMAN_HELP = re.compile(r"^usr/share/(help/de|doc/HTML/de)/[^/]+/[^/]+\.(page|docbook)$")
 # Catalogue packages larger than this are left out: one catalogue in hundreds of MB of data.
 MAX_CATALOGUE_PACKAGE_BYTES = 50_000_000
 
@@ -100,6 +102,19 @@ def catalogues_by_package(contents: Iterable[str]) -> tuple[dict[str, int], dict
     return dict(counts), sections
 
 
+def help_packages(contents: Iterable[str]) -> set[str]:
+    """Packages holding German Mallard or KDE DocBook help (``GERMAN_HELP``), from the lines of
+    Contents indexes."""
+    found = set()
+    for line in contents:
+        if not line.startswith(("usr/share/help/de/", "usr/share/doc/HTML/de/")):
+            continue
+        parsed = parse_contents_line(line)
+        if parsed and GERMAN_HELP.match(parsed[0]):
+            found.update(package for _, package in parsed[1])
+    return found
+
+
 def parse_stanzas(text: str) -> list[dict[str, str]]:
     """Deb822 stanzas (``Field: value``, continuation lines joined with newlines)."""
     stanzas, current, field = [], {}, None
@@ -127,8 +142,8 @@ def rank_packages(counts: dict[str, int], stanzas: list[dict[str, str]],
     by_name = {stanza["Package"]: stanza for stanza in stanzas if "Package" in stanza}
     pinned = []
     for name in documentation:
-        if name in by_name:
-            stanza = by_name[name]
+        stanza = by_name.get(name)
+        if stanza and not is_game_package(name, stanza.get("Section", "")):
             pinned.append(PinnedPackage(name, stanza["Version"], stanza.get("Section", "doc"),
                                         int(stanza.get("Size", 0)), counts.get(name, 0),
                                         "documentation"))

@@ -2,8 +2,8 @@
 ``(english, german, origin)``, origin naming the package/file/catalogue it came from.
 
 Sources, most productive first: German ``.mo`` catalogues of Debian packages, Debian package
-descriptions, LibreOffice help, GNOME/Mallard help, Debian's handbooks, ``.po`` files in PyPI
-wheels.
+descriptions, LibreOffice help, GNOME/Mallard help, KDE handbooks, the GIMP manual, Debian's
+handbooks, ``.po`` files in PyPI wheels.
 """
 
 from __future__ import annotations
@@ -38,9 +38,8 @@ class Harvest:
 
 
 def debian_catalogues(harvest: Harvest, counts: Counter) -> Iterator[RawMessage]:
-    """Messages of every German ``.mo`` in the unpacked catalogue packages."""
-    packages = [package for package in harvest.packages if package.kind == "catalogues"]
-    for package in tqdm(packages, desc="catalogues", unit=" packages"):
+    """Messages of every German ``.mo`` in the unpacked packages."""
+    for package in tqdm(harvest.packages, desc="catalogues", unit=" packages"):
         for path in sorted(harvest.tree(package.name).rglob("*.mo")):
             relative = path.relative_to(harvest.tree(package.name)).as_posix()
             match = GERMAN_CATALOGUE.search(relative)
@@ -105,13 +104,42 @@ def libreoffice_help(harvest: Harvest, counts: Counter) -> Iterator[RawMessage]:
                                harvest.cache / "tree", "LibreOffice help")
 
 
-def mallard_help(harvest: Harvest, counts: Counter) -> Iterator[RawMessage]:
-    """GNOME/MATE/Xfce help pages (``usr/share/help/{C,de}``) of every unpacked package."""
-    pairs = []
+def _across_packages(harvest: Harvest, english_folder: str, german_folder: str,
+                     pattern: str) -> list[tuple[Path, Path]]:
+    """(english, german) files of the same relative path under ``english_folder`` and
+    ``german_folder`` of any unpacked packages (a translation may ship in another package)."""
+    german: dict[str, Path] = {}
+    english: dict[str, Path] = {}
     for package in harvest.packages:
-        help_root = harvest.tree(package.name) / "usr/share/help"
-        pairs += _counterparts(help_root / "C", help_root / "de", "*.page")
+        for index, folder in ((german, german_folder), (english, english_folder)):
+            root = harvest.tree(package.name) / folder
+            if root.is_dir():
+                for path in sorted(root.rglob(pattern)):
+                    index.setdefault(path.relative_to(root).as_posix(), path)
+    return [(path, german[name]) for name, path in sorted(english.items()) if name in german]
+
+
+def mallard_help(harvest: Harvest, counts: Counter) -> Iterator[RawMessage]:
+    """GNOME/MATE/Xfce help (``usr/share/help/{C,de}``: Mallard pages, DocBook files) of every
+    unpacked package."""
+    pairs = [pair for pattern in ("*.page", "*.xml")
+             for pair in _across_packages(harvest, "usr/share/help/C", "usr/share/help/de",
+                                          pattern)]
     yield from _document_pairs(pairs, counts, harvest.cache / "tree", "Mallard help")
+
+
+def kde_handbooks(harvest: Harvest, counts: Counter) -> Iterator[RawMessage]:
+    """KDE handbooks in DocBook (``usr/share/doc/HTML/{en,de}``) of every unpacked package."""
+    pairs = _across_packages(harvest, "usr/share/doc/HTML/en", "usr/share/doc/HTML/de",
+                             "*.docbook")
+    yield from _document_pairs(pairs, counts, harvest.cache / "tree", "KDE handbooks")
+
+
+def gimp_help(harvest: Harvest, counts: Counter) -> Iterator[RawMessage]:
+    """The GIMP manual (``gimp-help-en``, ``gimp-help-de``), HTML page by page."""
+    pairs = _across_packages(harvest, "usr/share/gimp/2.0/help/en", "usr/share/gimp/2.0/help/de",
+                             "*.html")
+    yield from _document_pairs(pairs, counts, harvest.cache / "tree", "GIMP help")
 
 
 # (English package, English folder, German package, German folder, file rename)
@@ -174,6 +202,8 @@ SOURCES: dict[str, Callable[[Harvest, Counter], Iterator[RawMessage]]] = {
     "package_descriptions": package_descriptions,
     "libreoffice_help": libreoffice_help,
     "mallard_help": mallard_help,
+    "kde_handbooks": kde_handbooks,
+    "gimp_help": gimp_help,
     "debian_documents": debian_documents,
     "pypi_catalogues": wheel_catalogues,
 }
