@@ -77,3 +77,23 @@ def test_test_split_draws_sentence_like_pairs_from_every_source(tmp_path):
 def test_round_robin_takes_one_per_source_in_turn_until_the_limit():
     candidates = {"a": [("a1", ""), ("a2", ""), ("a3", "")], "b": [("b1", "")]}
     assert [pair[0] for pair, _ in round_robin(candidates, 3)] == ["a1", "b1", "a2"]
+
+
+def test_pairs_not_drawn_for_valid_or_test_go_to_train(tmp_path):
+    _write_sources(tmp_path)
+    out = tmp_path / "corpus"
+    stats = build_corpus(tmp_path, out, ["ui", "docs"], valid_fraction=0.3, test_fraction=0.3,
+                         valid_pairs=10, test_pairs=10)
+    kept = sum(source["kept"] for source in stats["sources"].values())
+    assert stats["pairs"] == {"train": kept - 20, "valid": 10, "test": 10}
+
+
+def test_another_translation_of_a_drawn_english_is_kept_out_of_train(tmp_path):
+    english, german = _sentence(7)
+    write_raw(tmp_path / "ui.jsonl", [(english, german, "demo/ui"),
+                                      (english, "Ein anderer Satz wird hier gezeigt.", "demo/ui")])
+    out = tmp_path / "corpus"
+    stats = build_corpus(tmp_path, out, ["ui"], valid_fraction=0.0, test_fraction=0.99,
+                         test_pairs=1)
+    assert stats["pairs"] == {"train": 0, "valid": 0, "test": 1}
+    assert stats["sources"]["ui"]["dropped"]["eval_english"] == 1

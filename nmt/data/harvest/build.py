@@ -2,18 +2,19 @@
 parallel-text layout (``{train,valid,test}.{en,de}`` line-aligned, ``stats.json``).
 
 Sources are read in priority order; a pair already kept from an earlier source is a
-duplicate. The split is by a seeded hash of the normalised English (``english_split_key``), so
-no English sentence is in two splits. Train loses the pairs whose English is a Ding valid or
-test sentence (the Ding test split stays comparable); valid and test are drawn from their hash
-buckets, sentence-like pairs only, one reference per English, round-robin across sources (a
-multi-domain test set), and none whose English is any Ding sentence.
+duplicate. Valid and test are drawn from hash buckets of the normalised English
+(``english_split_key``): sentence-like pairs only, one reference per English, round-robin
+across sources (a multi-domain test set), none whose English is any Ding sentence. No English
+sentence is in two splits. Train gets the rest, except pairs whose English is a Ding valid or
+test sentence (so the Ding test split stays comparable).
 """
 
 from __future__ import annotations
 
 import json
+import random
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict
 from pathlib import Path
@@ -27,8 +28,9 @@ from nmt.data.harvest.clean import CleanSettings, clean_pair, is_sentence_like
 from nmt.data.prepare import STATS_FILE, english_overlap, write_corpus
 
 HARVEST_SPLIT_SEED = 4321
-VALID_FRACTION = 0.01
-TEST_FRACTION = 0.015
+# Hash buckets the valid/test pairs are drawn from; what is not drawn goes to train.
+VALID_FRACTION = 0.03
+TEST_FRACTION = 0.05
 
 
 def read_raw(path: Path) -> Iterator[tuple[str, str, str]]:
@@ -97,6 +99,58 @@ def round_robin(candidates: dict[str, list[Pair]], limit: int) -> list[tuple[Pai
     return chosen
 
 
+def assign_splits(kept: dict[Pair, str], sources: list[str], counts: dict[str, Counter],
+                  seed: int, valid_fraction: float, test_fraction: float,
+                  sizes: dict[str, int], ding_keys: dict[str, set[str]] | None,
+                  ) -> tuple[dict[str, list[Pair]], dict[str, list[str]]]:
+    """Train/valid/test pairs from the kept ``pair → source``, and the source of each valid
+    and test pair.
+
+    The seeded hash of the English puts a pair in the valid or test candidates; of those,
+    sentence-like pairs (one per English, none a Ding sentence) are drawn, shuffled with
+    ``seed``, round-robin across ``sources`` up to ``sizes[split]``. Every other pair goes to
+    train unless its English is a drawn one (``drop:eval_english``) or a Ding valid/test
+    sentence (``drop:ding_heldout``).
+    """
+    held_out = set() if ding_keys is None else ding_keys["valid"] | ding_keys["test"]
+    every_ding = set() if ding_keys is None else set().union(*ding_keys.values())
+    keys = {pair: english_split_key(pair[0]) for pair in kept}
+    candidates: dict[str, dict[str, list[Pair]]] = {
+        split: {source: [] for source in sources} for split in sizes}
+    seen: set[str] = set()
+    for pair, source in kept.items():
+        key = keys[pair]
+        split = split_of(key, seed, valid_fraction, test_fraction)
+        if (split != "train" and is_sentence_like(pair[0]) and key not in seen
+                and key not in every_ding):
+            seen.add(key)
+            candidates[split][source].append(pair)
+    rng = random.Random(seed)
+    splits: dict[str, list[Pair]] = {"train": []}
+    eval_sources: dict[str, list[str]] = {}
+    for split, size in sizes.items():
+        for items in candidates[split].values():
+            rng.shuffle(items)
+        chosen = round_robin(candidates[split], size)
+        splits[split] = [pair for pair, _ in chosen]
+        eval_sources[split] = [source for _, source in chosen]
+        for _, source in chosen:
+            counts[source][split] += 1
+    drawn = {keys[pair] for split in sizes for pair in splits[split]}
+    chosen_pairs = {pair for split in sizes for pair in splits[split]}
+    for pair, source in kept.items():
+        if pair in chosen_pairs:
+            continue
+        if keys[pair] in drawn:
+            counts[source]["drop:eval_english"] += 1
+        elif keys[pair] in held_out:
+            counts[source]["drop:ding_heldout"] += 1
+        else:
+            splits["train"].append(pair)
+            counts[source]["train"] += 1
+    return splits, eval_sources
+
+
 def build_corpus(pairs_dir: Path, out_dir: Path, sources: list[str],
                  settings: CleanSettings = CleanSettings(), seed: int = HARVEST_SPLIT_SEED,
                  valid_fraction: float = VALID_FRACTION, test_fraction: float = TEST_FRACTION,
@@ -118,37 +172,9 @@ def build_corpus(pairs_dir: Path, out_dir: Path, sources: list[str],
             raise FileNotFoundError(f"{path} not found: run stage 1 (the harvest) for {source}.")
         clean_source(tqdm(read_raw(path), desc=f"clean {source}", unit=" messages"),
                      kept, source, counts[source], settings)
-    held_out_of_train = set() if ding_keys is None else ding_keys["valid"] | ding_keys["test"]
-    every_ding = set() if ding_keys is None else set().union(*ding_keys.values())
-    train: list[Pair] = []
-    evaluation: dict[str, dict[str, list[Pair]]] = {
-        split: defaultdict(list) for split in ("valid", "test")}
-    seen_eval: set[str] = set()
-    for pair, source in kept.items():
-        key = english_split_key(pair[0])
-        split = split_of(key, seed, valid_fraction, test_fraction)
-        if split == "train":
-            if key in held_out_of_train:
-                counts[source]["drop:ding_heldout"] += 1
-            else:
-                train.append(pair)
-                counts[source]["train"] += 1
-        elif not is_sentence_like(pair[0]) or key in seen_eval or key in every_ding:
-            counts[source]["eval_bucket_unused"] += 1
-        else:
-            seen_eval.add(key)
-            evaluation[split][source].append(pair)
-    splits: dict[str, list[Pair]] = {"train": train}
-    eval_sources: dict[str, list[str]] = {}
-    for split, limit in (("valid", valid_pairs), ("test", test_pairs)):
-        ordered = {source: evaluation[split][source] for source in sources}
-        chosen = round_robin(ordered, limit)
-        splits[split] = [pair for pair, _ in chosen]
-        eval_sources[split] = [source for _, source in chosen]
-        for source in sources:
-            taken = eval_sources[split].count(source)
-            counts[source][split] = taken
-            counts[source]["eval_bucket_unused"] += len(ordered[source]) - taken
+    splits, eval_sources = assign_splits(kept, sources, counts, seed, valid_fraction,
+                                         test_fraction, {"valid": valid_pairs,
+                                                         "test": test_pairs}, ding_keys)
     stats: dict = {"mode": "harvest", "langs": ["en", "de"], "sources": {}}
     if asr_copies:
         splits["train"], stats["asr_copies_in_train"] = with_asr_copies(splits["train"])
@@ -167,7 +193,6 @@ def build_corpus(pairs_dir: Path, out_dir: Path, sources: list[str],
             "changed": {name: value for name, value in sorted(source_counts.items())
                         if name in {"accelerator", "markup", "placeholders_kept",
                                     "split_paragraphs", "split_sentences"}},
-            "eval_bucket_unused": source_counts["eval_bucket_unused"],
         }
     stats["pairs"] = {split: len(pairs) for split, pairs in splits.items()}
     stats["english_also_in_train"] = english_overlap(splits, 0)
