@@ -57,7 +57,8 @@ from asr.decoding import ASRDecodingOptions
 from asr.transcribe import Transcriber
 from asr_fixtures import untrained_model_dir, write_tone
 from echoformer.model_dir import load_model_dir
-from nmt.translate import Translator, main as translate_main
+from nmt.cli import translate_main
+from nmt.translate import Translator
 from tiny_nmt import random_model_dir, write_tiny_corpus
 
 BIN = Path(sys.executable).parent

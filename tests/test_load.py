@@ -18,13 +18,14 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-import nmt.translate
+import nmt.cli
 from asr.cli import transcribe_main
 from asr.decoding import ASRDecodingOptions
 from asr.transcribe import Transcriber
 from asr_fixtures import untrained_model_dir, write_tone
 from echoformer.model_dir import load_model_dir
-from nmt.translate import Translator, main as translate_main
+from nmt.cli import translate_main
+from nmt.translate import Translator
 from tiny_nmt import random_model_dir, tiny_pairs, write_tiny_corpus
 
 BIN = Path(sys.executable).parent
@@ -77,7 +78,7 @@ def test_translate_stream_reads_one_chunk_ahead_and_keeps_the_order(nmt_model):
 
 
 def test_nmt_translate_writes_each_chunk_before_reading_the_next(nmt_model, monkeypatch):
-    monkeypatch.setattr(nmt.translate, "CHUNK_LINES", 5)
+    monkeypatch.setattr(nmt.cli, "CHUNK_LINES", 5)
     lines = _CountingLines([s.encode() + b"\n" for s in SENTENCES[:23]])
     taken_at_write = []
 

@@ -9,7 +9,8 @@ import yaml
 
 from echoformer.output_layer import SoftmaxConfig
 from echoformer.search import DecodingOptions
-from nmt.translate import Translator, main
+from nmt.cli import translate_main as main
+from nmt.translate import Translator
 from tiny_nmt import TINY, random_model_dir, write_tiny_corpus
 
 LONG = " ".join(["The cat sleeps at home."] * 12)  # ~150 tokens; the model allows 24
