@@ -2,8 +2,10 @@
 
 import json
 
+import pytest
+
 from echoformer.data.split import english_split_key
-from nmt.data.harvest.build import build_corpus, round_robin, write_raw
+from nmt.data.harvest.build import build_corpus, ding_corpus_keys, round_robin, write_raw
 
 _NUMBERS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 
@@ -97,3 +99,22 @@ def test_another_translation_of_a_drawn_english_is_kept_out_of_train(tmp_path):
                          test_pairs=1)
     assert stats["pairs"] == {"train": 0, "valid": 0, "test": 1}
     assert stats["sources"]["ui"]["dropped"]["eval_english"] == 1
+
+
+def test_ding_corpus_keys_hold_out_its_valid_and_test_english(tmp_path):
+    ding = tmp_path / "ding"
+    ding.mkdir()
+    for split, index in (("train", 1), ("valid", 2), ("test", 3)):
+        (ding / f"{split}.en").write_text(_sentence(index)[0] + "\n")
+    _write_sources(tmp_path, ui_count=20, doc_count=0)
+    out = tmp_path / "corpus"
+    build_corpus(tmp_path, out, ["ui", "docs"], valid_fraction=0.0, test_fraction=0.0,
+                 ding_keys=ding_corpus_keys(ding))
+    train = _read(out, "train", "en")
+    assert _sentence(1)[0] in train
+    assert _sentence(2)[0] not in train and _sentence(3)[0] not in train
+
+
+def test_missing_ding_corpus_names_the_command_that_builds_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nmt.data.prepare ding"):
+        ding_corpus_keys(tmp_path / "absent")

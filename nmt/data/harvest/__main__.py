@@ -23,7 +23,7 @@ from pathlib import Path
 from nmt.data.corpus import LengthFilter
 from nmt.data.harvest.apt import PrivateApt
 from nmt.data.harvest.build import (HARVEST_SPLIT_SEED, TEST_FRACTION, VALID_FRACTION,
-                                    build_corpus, ding_english_keys, write_raw)
+                                    build_corpus, ding_corpus_keys, write_raw)
 from nmt.data.harvest.clean import CleanSettings
 from nmt.data.harvest.fetch import (build_package_list, fetch_packages, fetch_wheels,
                                     read_game_names, read_wheel_list)
@@ -90,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="valid size (default %(default)s)")
     build.add_argument("--test-pairs", type=int, default=3000,
                        help="test size (default %(default)s)")
+    build.add_argument("--ding-data", type=Path, default=Path("data/ding_nmt"),
+                       help="the Ding corpus (python -m nmt.data.prepare ding) whose valid/test "
+                            "English is held out of train (default %(default)s)")
     build.add_argument("--no-ding-holdout", action="store_true",
                        help="do not hold the Ding valid/test English out of train")
     build.add_argument("--asr-copies", action="store_true",
@@ -109,7 +112,7 @@ def run(args: argparse.Namespace) -> str:
     if args.command == "build":
         settings = CleanSettings(LengthFilter(args.min_words, args.max_words, args.max_ratio),
                                  args.min_stopwords)
-        keys = None if args.no_ding_holdout else ding_english_keys()
+        keys = None if args.no_ding_holdout else ding_corpus_keys(args.ding_data)
         stats = build_corpus(args.pairs, args.out, args.sources, settings, args.seed,
                              args.valid_fraction, args.test_fraction, args.valid_pairs,
                              args.test_pairs, keys, args.asr_copies)

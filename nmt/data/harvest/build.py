@@ -5,8 +5,9 @@ Sources are read in priority order; a pair already kept from an earlier source i
 duplicate. Valid and test are drawn from hash buckets of the normalised English
 (``english_split_key``): sentence-like pairs only, one reference per English, round-robin
 across sources (a multi-domain test set), none whose English is any Ding sentence. No English
-sentence is in two splits. Train gets the rest, except pairs whose English is a Ding valid or
-test sentence (so the Ding test split stays comparable).
+sentence is in two splits. Train gets the rest, except pairs whose English is in the valid
+or test split of the Ding corpus (``nmt.data.prepare ding``: dictionary sentences and the
+installed catalogues' sentences), so the Ding test split stays comparable.
 """
 
 from __future__ import annotations
@@ -73,18 +74,20 @@ def clean_source(messages: Iterable[tuple[str, str, str]], kept: dict[Pair, str]
             counts["sentence_like"] += is_sentence_like(pair[0])
 
 
-def ding_english_keys() -> dict[str, set[str]]:
-    """Split keys of the Ding sentence pairs' English, per Ding split (as
-    ``nmt.data.prepare ding`` splits them)."""
-    from echoformer.data.ding import DING_PATH, iter_ding_pairs, sentence_pairs
-    from echoformer.data.split import ding_split
-    if not Path(DING_PATH).is_file():
+def ding_corpus_keys(folder: Path) -> dict[str, set[str]]:
+    """Split keys of the English of each split of a corpus written by
+    ``python -m nmt.data.prepare ding`` (its ``{train,valid,test}.en``)."""
+    folder = Path(folder)
+    missing = [split for split in SPLITS if not (folder / f"{split}.en").is_file()]
+    if missing:
         raise FileNotFoundError(
-            f"{DING_PATH} not found: `apt-get install trans-de-en` (the Ding splits are held "
-            "out of the harvest's train), or pass --no-ding-holdout.")
-    keys: dict[str, set[str]] = {split: set() for split in SPLITS}
-    for _, english in sentence_pairs(list(iter_ding_pairs(DING_PATH))):
-        keys[ding_split(english)].add(english_split_key(english))
+            f"{folder} has no {', '.join(f'{split}.en' for split in missing)}: build the Ding "
+            f"corpus first (python -m nmt.data.prepare ding --out {folder}), or pass "
+            "--no-ding-holdout.")
+    keys = {}
+    for split in SPLITS:
+        with (folder / f"{split}.en").open(encoding="utf-8") as lines:
+            keys[split] = {english_split_key(line.rstrip("\n")) for line in lines}
     return keys
 
 
@@ -160,7 +163,7 @@ def build_corpus(pairs_dir: Path, out_dir: Path, sources: list[str],
     """Clean, de-duplicate and split the stage-1 messages of ``sources`` (files
     ``pairs_dir/<source>.jsonl``, read in this order) into ``out_dir``; returns the stats.
 
-    ``ding_keys`` (``ding_english_keys()``): Ding English held out of train (valid/test keys)
+    ``ding_keys`` (``ding_corpus_keys()``): Ding English held out of train (valid/test keys)
     and out of valid/test (all keys); None holds nothing out.
     """
     started = time.perf_counter()
