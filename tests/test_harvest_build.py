@@ -6,6 +6,7 @@ import pytest
 
 from echoformer.data.split import english_split_key
 from nmt.data.harvest.build import build_corpus, ding_corpus_keys, round_robin, write_raw
+from nmt.data.harvest.report import corpus_tables
 
 _NUMBERS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 
@@ -118,3 +119,12 @@ def test_ding_corpus_keys_hold_out_its_valid_and_test_english(tmp_path):
 def test_missing_ding_corpus_names_the_command_that_builds_it(tmp_path):
     with pytest.raises(FileNotFoundError, match="nmt.data.prepare ding"):
         ding_corpus_keys(tmp_path / "absent")
+
+
+def test_report_tables_give_pairs_per_source_and_rule(tmp_path):
+    _write_sources(tmp_path)
+    stats = build_corpus(tmp_path, tmp_path / "corpus", ["ui", "docs"], valid_fraction=0.1,
+                         test_fraction=0.1)
+    tables = corpus_tables(stats)
+    assert f"| `docs` | 301 |  | 300 | 300 | {stats['sources']['docs']['train']:,} |" in tables
+    assert "| `docs` | 1 |" in tables.split("Pairs dropped, per rule:")[1]  # the duplicate

@@ -4,11 +4,13 @@
     python -m nmt.data.harvest fetch    --list recipes/debian_nmt/packages.txt --cache data/harvest
     python -m nmt.data.harvest extract  --list recipes/debian_nmt/packages.txt --cache data/harvest
     python -m nmt.data.harvest build    --pairs data/harvest/pairs --out data/debian_nmt
+    python -m nmt.data.harvest report   --data data/debian_nmt --cache data/harvest
 
 ``packages`` rebuilds the pinned list from the Contents index (done once; the list is
 tracked); ``fetch`` downloads and unpacks (resumable); ``extract`` writes one
 ``pairs/<source>.jsonl`` of raw messages per source (a source already written is kept unless
-``--force``); ``build`` cleans, de-duplicates and splits into ``{split}.{en,de}``.
+``--force``); ``build`` cleans, de-duplicates and splits into ``{split}.{en,de}``; ``report``
+prints the corpus tables (pairs per source and split, pairs each rule dropped or changed).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from nmt.data.harvest.clean import CleanSettings
 from nmt.data.harvest.fetch import (build_package_list, fetch_packages, fetch_wheels,
                                     read_game_names, read_wheel_list)
 from nmt.data.harvest.package_list import read_package_list
+from nmt.data.harvest.report import corpus_tables
 from nmt.data.harvest.sources import SOURCES, Harvest
 
 HARVEST_STATS = "harvest.json"
@@ -97,6 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="do not hold the Ding valid/test English out of train")
     build.add_argument("--asr-copies", action="store_true",
                        help="add ASR-style (lower case, unpunctuated) English copies to train")
+    report = commands.add_parser("report", help="markdown tables of a built corpus")
+    report.add_argument("--data", type=Path, default=Path("data/debian_nmt"),
+                        help="folder written by build (default %(default)s)")
+    report.add_argument("--cache", type=Path, default=Path("data/harvest"),
+                        help="harvest cache with harvest.json (default %(default)s)")
     return parser
 
 
@@ -109,6 +117,13 @@ def _update_stats(cache: Path, key: str, value) -> None:
 
 def run(args: argparse.Namespace) -> str:
     started = time.perf_counter()
+    if args.command == "report":
+        stats_path = args.data / "stats.json"
+        if not stats_path.is_file():
+            raise FileNotFoundError(f"{stats_path} not found: build the corpus first (build).")
+        harvest_path = args.cache / HARVEST_STATS
+        harvest = json.loads(harvest_path.read_text()) if harvest_path.is_file() else None
+        return corpus_tables(json.loads(stats_path.read_text()), harvest)
     if args.command == "build":
         settings = CleanSettings(LengthFilter(args.min_words, args.max_words, args.max_ratio),
                                  args.min_stopwords)
