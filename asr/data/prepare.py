@@ -163,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="the Ding dictionary file (Debian package trans-de-en)")
     lm_text.add_argument("--sentence-copies", type=int, default=0, metavar="K",
                          help="extra copies of each sentence-like training line (4+ words; "
-                              "the shipped LM's second version: 4); default 0")
+                              "the shipped LM was trained with 4); default 0")
     lm_text.set_defaults(run=_lm_text)
     return parser
 
