@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -53,6 +54,24 @@ ATTENTION_COLUMNS = [("seconds", "seconds", "g"), ("encoder_ms", "encoder ms", "
 RTF_COLUMNS = [("method", "method", "s"), ("beam_size", "beam", "d"),
                ("utterances", "files", "d"), ("audio_seconds", "audio s", ".1f"),
                ("processing_seconds", "processing s", ".2f"), ("rtf", "RTF", ".4f")]
+
+
+@dataclass
+class ASRBenchConfig:
+    """suite=asr: encoder latency per input length and real-time factor (`model=DIR`)."""
+
+    seconds: list[float] = field(default_factory=lambda: [5.0, 10.0, 20.0, 30.0, 60.0])
+    group_size: int = 4  # encoder reuse rows: this group size against no reuse (same sizes)
+    pattern: list[int] | None = None  # or an explicit reuse pattern, e.g. [1,1,2,4]
+    methods: list[str] = field(default_factory=lambda: list(METHODS))
+    manifest: str | None = None  # audio for the real-time factor (default: the test set)
+    max_utterances: int = 20
+    # A language model (asr-lm-train model dir): the methods that can fuse one are timed
+    # again with it, at its stored fusion settings ("joint_beam + LM" rows).
+    lm: str | None = None
+
+
+QUICK = {"seconds": [5.0, 10.0], "max_utterances": 2}  # asr.* under bench quick=true
 
 
 class AttentionStandIn(nn.Module):

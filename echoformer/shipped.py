@@ -26,6 +26,7 @@ import yaml
 from echoformer.model_dir import (META_FILE, WEIGHTS_FILE, ModelDirError, file_sha256,
                                   read_meta)
 from echoformer.paths import PROJECT_ROOT
+from echoformer.tasks import decoding_options_class
 
 MODELS_DIR = PROJECT_ROOT / "models"
 SHIPPED = {"asr": MODELS_DIR / "asr-en", "nmt": MODELS_DIR / "nmt-en-de",
@@ -105,7 +106,7 @@ def _override_decoding(meta: dict, overrides: dict, source: Path) -> None:
     defaults = (meta.get("task") or {}).get("decoding")
     if overrides and not isinstance(defaults, dict):
         raise ModelDirError(f"{source}/{META_FILE} has no task.decoding defaults to override")
-    options = _decoding_class(meta["task"].get("task"))
+    options = decoding_options_class(meta["task"].get("task"))
     known = {f.name: f.default for f in dataclasses.fields(options)} if options else {}
     for key, value in overrides.items():
         if key not in defaults and key not in known:  # a newer option: its default then
@@ -136,24 +137,10 @@ def _override_softmax(meta: dict, overrides: dict, source: Path) -> None:
         architecture.setdefault("softmax", {"kind": "full"}).update(overrides)
 
 
-def _decoding_class(kind: str | None) -> type | None:
-    """The decoding options dataclass of a model.yaml task kind (None for another kind)."""
-    if kind == "speech_recognition":
-        from asr.decoding import ASRDecodingOptions  # asr/ builds on echoformer/
-        return ASRDecodingOptions
-    if kind == "translation":
-        from echoformer.search.options import DecodingOptions
-        return DecodingOptions
-    if kind == "language_model":
-        from asr.lm import LMFusionOptions
-        return LMFusionOptions
-    return None
-
-
 def _check_decoding(task: dict, source: Path) -> None:
     """Build the task's decoding options from the new defaults, so that a value the options
     refuse (e.g. ``method=joint-beam``) fails at export, not when the copy is first used."""
-    options = _decoding_class(task.get("task"))
+    options = decoding_options_class(task.get("task"))
     if options is None:
         return
     try:

@@ -1,5 +1,5 @@
 """`bench suite=nmt model=DIR`: how fast a translation model decodes, and what its two
-accelerations give, in one run (loaded by `echoformer/bench/app.py`).
+accelerations give, in one run (registered with the bench app by `nmt.task`).
 
 - decoding: sentences/s and output tokens/s for each beam size × batch size, full softmax and
   SVD-softmax timed in alternation on the same sentences;
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -40,6 +41,27 @@ from echoformer.data.batching import pad
 from nmt.data.local import read_lines
 from nmt.model import NMTModelConfig, TransformerNMT
 from nmt.translate import Translator
+
+
+@dataclass
+class NMTBenchConfig:
+    """suite=nmt: decoding speed of a trained model directory (`model=DIR`)."""
+
+    sentences: str | None = None  # source text, one sentence a line (default: the test split)
+    max_sentences: int = 96  # timed sentences per case
+    beams: list[int] = field(default_factory=lambda: [1, 5])
+    batches: list[int] = field(default_factory=lambda: [1, 32])
+    group_size: int = 4  # encoder reuse rows: this group size against no reuse (same sizes)
+    pattern: list[int] | None = None  # or an explicit reuse pattern, e.g. [1,1,2]
+    agreement_sentences: int = 200  # teacher-forced states for SVD-softmax agreement
+    # large-vocabulary rows: the model's sizes with V = large_vocab words and random weights
+    # (speed only), full vs SVD-softmax, every hypothesis forced to large_vocab_tokens tokens
+    large_vocab: int = 65536  # 0 = off
+    large_vocab_tokens: int = 24
+
+
+QUICK = {"max_sentences": 8, "batches": [1, 8], "agreement_sentences": 16,
+         "large_vocab": 16384, "large_vocab_tokens": 8}  # nmt.* under bench quick=true
 
 
 def run(cfg: DictConfig, out_dir: Path) -> dict:

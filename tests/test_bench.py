@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from asr.bench import ASRBenchConfig
 from echoformer.attention import Role
-from echoformer.bench.config import ASRBenchConfig, NMTBenchConfig, reuse_rows_pattern
+from echoformer.bench.config import reuse_rows_pattern
 from echoformer.bench.layers import attention_bound, attention_flops
 from echoformer.bench.timing import time_share
+from nmt.bench import NMTBenchConfig
 
 BENCH = [sys.executable, "-m", "echoformer.bench.app"]
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import sys
 from pathlib import Path
 
@@ -12,11 +11,15 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from echoformer.bench import layers, report
-from echoformer.bench.config import QUICK_OVERRIDES, SUITES, register
+from echoformer.bench.config import CORE_SUITE, quick_overrides, register
 from echoformer.bench.timing import machine_facts
 from echoformer.paths import CONF_DIR
+from echoformer.tasks import ENTRY_POINT_GROUP, bench_suites
 
-register()
+# The tasks' suites (registered by the installed tasks, see echoformer.tasks) and their config
+# nodes: known before Hydra composes the config, so that their keys are checked too.
+TASK_SUITES = bench_suites()
+register(TASK_SUITES)
 
 
 def run_layers(cfg: DictConfig) -> dict:
@@ -42,15 +45,12 @@ def run_layers(cfg: DictConfig) -> dict:
     }
 
 
-# Task suites live with their task and are loaded by name, so echoformer imports no task.
-# A suite module has `run(cfg, out_dir) -> results` (it may write plots into out_dir) and
-# `markdown(results) -> str`.
-TASK_SUITES = {"asr": "asr.bench", "nmt": "nmt.bench"}
-
-
 def check(cfg: DictConfig) -> None:
-    if cfg.suite not in SUITES:
-        sys.exit(f"bench: unknown suite={cfg.suite!r}; choose one of {', '.join(SUITES)}")
+    if cfg.suite != CORE_SUITE and cfg.suite not in TASK_SUITES:
+        hint = ("" if TASK_SUITES else f" (no task registered a suite: install the project "
+                f"with `pip install -e .`, which declares the {ENTRY_POINT_GROUP} entry points)")
+        sys.exit(f"bench: unknown suite={cfg.suite!r}; choose one of "
+                 f"{', '.join([CORE_SUITE, *TASK_SUITES])}{hint}")
     if cfg.suite in TASK_SUITES and not cfg.model:
         sys.exit(f"bench suite={cfg.suite} needs a trained model directory: "
                  f"bench suite={cfg.suite} model=exp/.../model")
@@ -64,12 +64,12 @@ def main(cfg: DictConfig) -> None:
     check(cfg)
     if cfg.quick:  # the reduced grid, then the command line's own overrides on top of it
         given = [o for o in HydraConfig.get().overrides.task if not o.startswith(("~", "+"))]
-        cfg = OmegaConf.merge(cfg, QUICK_OVERRIDES, OmegaConf.from_dotlist(given))
+        cfg = OmegaConf.merge(cfg, quick_overrides(TASK_SUITES), OmegaConf.from_dotlist(given))
     if cfg.threads:  # 0: torch's default
         torch.set_num_threads(cfg.threads)
     out_dir = Path(HydraConfig.get().runtime.output_dir)
     if cfg.suite in TASK_SUITES:
-        suite = importlib.import_module(TASK_SUITES[cfg.suite])
+        suite = TASK_SUITES[cfg.suite]
         results = suite.run(cfg, out_dir)
         markdown = suite.markdown(results)
     else:

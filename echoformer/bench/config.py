@@ -1,16 +1,22 @@
-"""Structured config (schema) of the `bench` app; an unknown key is an error."""
+"""Structured config (schema) of the `bench` app; an unknown key is an error.
+
+The core's own part (`BenchConfig`: suite=layers and the keys every suite reads) gets one node
+per task suite (its `echoformer.tasks.BenchSuite.schema`) in `bench_schema`.
+"""
 
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, make_dataclass
 
 from hydra.core.config_store import ConfigStore
 
 from echoformer.reuse import ReusePatternError
 from echoformer.reuse_config import ReuseConfig
+from echoformer.tasks import BenchSuite
 
-SUITES = ("layers", "asr", "nmt")
+CORE_SUITE = "layers"
 
 
 @dataclass
@@ -33,41 +39,8 @@ class OutputLayerBenchConfig:
     zipf_bias: bool = True
 
 
-@dataclass
-class NMTBenchConfig:
-    """suite=nmt: decoding speed of a trained model directory (`model=DIR`)."""
-
-    sentences: str | None = None  # source text, one sentence a line (default: the test split)
-    max_sentences: int = 96  # timed sentences per case
-    beams: list[int] = field(default_factory=lambda: [1, 5])
-    batches: list[int] = field(default_factory=lambda: [1, 32])
-    group_size: int = 4  # encoder reuse rows: this group size against no reuse (same sizes)
-    pattern: list[int] | None = None  # or an explicit reuse pattern, e.g. [1,1,2]
-    agreement_sentences: int = 200  # teacher-forced states for SVD-softmax agreement
-    # large-vocabulary rows: the model's sizes with V = large_vocab words and random weights
-    # (speed only), full vs SVD-softmax, every hypothesis forced to large_vocab_tokens tokens
-    large_vocab: int = 65536  # 0 = off
-    large_vocab_tokens: int = 24
-
-
-@dataclass
-class ASRBenchConfig:
-    """suite=asr: encoder latency per input length and real-time factor (`model=DIR`)."""
-
-    seconds: list[float] = field(default_factory=lambda: [5.0, 10.0, 20.0, 30.0, 60.0])
-    group_size: int = 4  # encoder reuse rows: this group size against no reuse (same sizes)
-    pattern: list[int] | None = None  # or an explicit reuse pattern, e.g. [1,1,2,4]
-    methods: list[str] = field(default_factory=lambda: [
-        "ctc_greedy", "ctc_prefix_beam", "joint_beam", "attention_rescoring"])
-    manifest: str | None = None  # audio for the real-time factor (default: the test set)
-    max_utterances: int = 20
-    # A language model (asr-lm-train model dir): the methods that can fuse one are timed
-    # again with it, at its stored fusion settings ("joint_beam + LM" rows).
-    lm: str | None = None
-
-
 def reuse_rows_pattern(suite: str, node, num_layers: int) -> list[int]:
-    """The reuse pattern a model suite times against no reuse: `node.pattern` (e.g. cfg.asr)
+    """The reuse pattern a model suite times against no reuse: `node.pattern` (its config node)
     when set, else groups of `node.group_size`; one clear exit naming the key if it does not
     fit the model's `num_layers` encoder layers (checked before any timing)."""
     if node.pattern:
@@ -83,17 +56,15 @@ def reuse_rows_pattern(suite: str, node, num_layers: int) -> list[int]:
 
 @dataclass
 class BenchConfig:
-    suite: str = "layers"
+    suite: str = CORE_SUITE
     quick: bool = False  # a reduced grid, for tests and smoke runs
     device: str = "cpu"
     threads: int = 2  # torch intra-op threads on CPU, fixed and reported (0: torch default)
     warmup: int = 2
     repeats: int = 7
-    model: str | None = None  # model directory, for suite=asr|nmt
+    model: str | None = None  # model directory, for a task's suite
     attention: AttentionBenchConfig = field(default_factory=AttentionBenchConfig)
     output_layer: OutputLayerBenchConfig = field(default_factory=OutputLayerBenchConfig)
-    nmt: NMTBenchConfig = field(default_factory=NMTBenchConfig)
-    asr: ASRBenchConfig = field(default_factory=ASRBenchConfig)
 
 
 QUICK_OVERRIDES = {
@@ -101,11 +72,24 @@ QUICK_OVERRIDES = {
     "attention": {"lengths": [128, 512], "groups": [2, 4]},
     "output_layer": {"vocabs": [8192, 32768], "dims": [256], "rows": [1, 5],
                      "agreement_rows": 64},
-    "nmt": {"max_sentences": 8, "batches": [1, 8], "agreement_sentences": 16,
-            "large_vocab": 16384, "large_vocab_tokens": 8},
-    "asr": {"seconds": [5.0, 10.0], "max_utterances": 2},
 }
 
 
-def register() -> None:
-    ConfigStore.instance().store(name="bench_schema", node=BenchConfig)
+def bench_schema(suites: Mapping[str, BenchSuite]) -> type:
+    """`BenchConfig` with a node per task suite, named after it (its schema's defaults)."""
+    taken = {f.name for f in fields(BenchConfig)}
+    clashes = sorted(taken & set(suites))
+    assert not clashes, f"bench suites named like a core key: {clashes}"
+    return make_dataclass("BenchConfig", [
+        (name, suite.schema, field(default_factory=suite.schema))
+        for name, suite in suites.items()], bases=(BenchConfig,))
+
+
+def quick_overrides(suites: Mapping[str, BenchSuite]) -> dict:
+    """What ``quick=true`` sets: the core's reduced grid and each suite's."""
+    return QUICK_OVERRIDES | {name: dict(suite.quick) for name, suite in suites.items()}
+
+
+def register(suites: Mapping[str, BenchSuite]) -> None:
+    """Store the schema as ``bench_schema``, which conf/bench.yaml's defaults list names."""
+    ConfigStore.instance().store(name="bench_schema", node=bench_schema(suites))

@@ -1,0 +1,82 @@
+"""What the tasks add to the core, registered by the tasks themselves.
+
+    decoding options   the options record of each model.yaml task kind (``task.task``:
+                       speech_recognition, translation, language_model), which
+                       `python -m echoformer.shipped export --decoding` checks against
+    bench suites       `bench suite=NAME`: a config schema node, its quick grid, run, markdown
+
+The core names no task. It finds them as Python plugins: each installed task is an entry point
+of the group ``echoformer.tasks`` (pyproject.toml ``[project.entry-points."echoformer.tasks"]``),
+a module whose import registers its task with `register_decoding_options` and
+`register_bench_suite`, as model classes register with `echoformer.model_dir.register_model`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+ENTRY_POINT_GROUP = "echoformer.tasks"
+
+_DECODING: dict[str, type] = {}
+_SUITES: dict[str, BenchSuite] = {}
+_TASKS: list[str] | None = None  # the entry points' names, once loaded
+
+
+@dataclass(frozen=True)
+class BenchSuite:
+    """`bench suite=NAME model=DIR`: a task's benchmark of a trained model directory.
+
+    schema: the dataclass of its config node ``cfg.NAME`` (a Hydra structured config, so an
+    unknown key is an error); quick: overrides of that node under ``quick=true``;
+    run(cfg, out_dir) -> results (JSON-able; it may write plots into out_dir);
+    markdown(results) -> the report.
+    """
+
+    name: str
+    schema: type
+    run: Callable[[Any, Path], dict]
+    markdown: Callable[[dict], str]
+    quick: Mapping[str, Any] = field(default_factory=dict)
+
+
+def register_decoding_options(kind: str, options: type) -> None:
+    """Models whose model.yaml says ``task.task: kind`` decode with the dataclass `options`,
+    built from their ``task.decoding``."""
+    assert _DECODING.get(kind, options) is options, f"decoding options of {kind} registered twice"
+    _DECODING[kind] = options
+
+
+def register_bench_suite(suite: BenchSuite) -> None:
+    assert _SUITES.get(suite.name, suite) == suite, f"bench suite {suite.name} registered twice"
+    _SUITES[suite.name] = suite
+
+
+def decoding_options_class(kind: str | None) -> type | None:
+    """The decoding options dataclass of a model.yaml task kind (None for a kind no installed
+    task registered)."""
+    load_tasks()
+    return _DECODING.get(kind) if kind else None
+
+
+def bench_suites() -> dict[str, BenchSuite]:
+    """The installed tasks' bench suites by name, sorted by name."""
+    load_tasks()
+    return dict(sorted(_SUITES.items()))
+
+
+def load_tasks() -> list[str]:
+    """Import every installed task (once); returns their entry-point names.
+
+    With none installed (a source tree used without `pip install -e .`), the core works alone:
+    no task suites and no task decoding options."""
+    global _TASKS
+    if _TASKS is None:
+        points = sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda p: p.name)
+        _TASKS = [point.name for point in points]
+        for point in points:
+            point.load()
+    return list(_TASKS)
