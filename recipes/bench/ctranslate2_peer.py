@@ -8,8 +8,9 @@ Every row translates the same first --lines sentences of the test split (`test.e
 against `test.de` with sacreBLEU) one sentence at a time (batch 1) at the model's decoding
 settings with beam --beam; each repeat runs every row once, in turn, after a warm-up. The
 figure is the median sentences/s of the repeats; `ours ÷ row` is the median over the repeats
-of our decoder's speed (the model as trained, SVD-softmax at its defaults W = D/8, N = V/16)
-over the row's, each repeat's pair measured back to back.
+of our decoder's speed (the model as trained, SVD-softmax with the W and N stored in its
+model.yaml, as `nmt-translate --softmax svd`) over the row's, each repeat's pair measured back
+to back.
 
 A model trained with encoder map reuse cannot be exported exactly (nmt.export_ctranslate2):
 its CTranslate2 rows then run the `--without-reuse` variant (every layer computes its own map,
@@ -34,8 +35,8 @@ from pathlib import Path
 import torch
 
 from echoformer.device import prepare_inference
-from echoformer.model_dir import load_model_dir, save_model_dir
-from echoformer.output_layer import SoftmaxConfig
+from echoformer.model_dir import load_model_dir, read_meta, save_model_dir
+from echoformer.output_layer import requested_softmax, stored_softmax
 from nmt.export_ctranslate2 import export, translate_lines
 from nmt.model import TransformerNMT
 from nmt.score import corpus_scores
@@ -81,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     import ctranslate2
 
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True).stdout.strip()
     sources = (args.data / "test.en").read_text(encoding="utf-8").splitlines()[: args.lines]
     references = (args.data / "test.de").read_text(encoding="utf-8").splitlines()[: args.lines]
     work = Path(tempfile.mkdtemp(prefix="ct2_peer."))
@@ -102,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         return lambda lines: [n[0][0] for n in translate_lines(
             translator, tokenizer, ours_options, lines, max_length, batch_size=1)]
 
+    svd = requested_softmax("svd", None, None, stored_softmax(read_meta(args.model)))
     reference = Translator(args.model)
     tokenizer = reference.tokenizer
     ours_options = dataclasses.replace(reference.options, beam_size=args.beam, nbest=1)
@@ -109,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     records = []
     for threads in args.threads:
         prepare_inference("cpu", threads)
-        rows = {BASE: ours(args.model, SoftmaxConfig("svd")),
+        rows = {BASE: ours(args.model, svd),
                 "ours (as trained), full softmax": ours(args.model, None)}
         if reuse:
             rows["ours, no-reuse variant, full softmax"] = ours(plain_dir, None)
@@ -137,10 +141,10 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(records[-1]), file=sys.stderr)
     args.out.mkdir(parents=True, exist_ok=True)
     meta = {"model": str(args.model), "reuse_pattern": load_model_dir(
-        args.model).model.encoder.pattern, "ctranslate2": ctranslate2.__version__,
+        args.model).model.encoder.pattern, "svd_softmax": dataclasses.asdict(svd),
+        "ctranslate2": ctranslate2.__version__,
         "torch": torch.__version__, "cpu": platform.processor() or platform.machine(),
-        "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                                 text=True).stdout.strip(), "command": " ".join(sys.argv)}
+        "commit": commit, "command": " ".join(sys.argv)}
     (args.out / "results.json").write_text(json.dumps({"meta": meta, "rows": records},
                                                       indent=2) + "\n", encoding="utf-8")
     table = ["| threads | row | sentences/s | ours ÷ row | BLEU |", "|---|---|---|---|---|"]
