@@ -70,20 +70,14 @@ class OutputLayer(nn.Module):
         self.svd = None
         if softmax.kind == "svd":
             # ending a hypothesis is always weighed with an exact logit
-            svd = SVDSoftmax(self.linear, softmax.window, softmax.candidates,
-                             always_exact=[EOS_ID])
-            # not a registered submodule: it holds no parameters of its own (only `linear`'s)
-            object.__setattr__(self, "svd", svd)
+            self.svd = SVDSoftmax(self.linear, softmax.window, softmax.candidates,
+                                  always_exact=[EOS_ID])
+            self.svd.train(self.training)  # a submodule follows its layer's mode from here on
 
     def install_factors(self, factors: SVDFactors) -> None:
         """Use precomputed SVD factors (e.g. loaded from a cache) instead of factoring again."""
         assert self.svd is not None, "install_factors needs softmax kind svd"
         self.svd.refresh(factors)
-
-    def train(self, mode: bool = True) -> OutputLayer:
-        if mode and self.svd is not None:
-            self.svd.train(True)  # drops the factors: the weights are about to change
-        return super().train(mode)
 
     def logits(self, h: Tensor) -> Tensor:
         """(..., D) -> full logits (..., V) (training, scoring)."""
@@ -95,7 +89,6 @@ class OutputLayer(nn.Module):
             return F.log_softmax(self.linear(h).float(), dim=-1)
         if self.svd is None:
             return F.log_softmax(full_logits(self.linear, h).float(), dim=-1)
-        self.svd.eval()
         return self.svd(h)
 
     def topk(self, h: Tensor, k: int) -> tuple[Tensor, Tensor]:
@@ -104,5 +97,4 @@ class OutputLayer(nn.Module):
         k = min(k, self.linear.out_features)
         if self.svd is None or self.training:
             return self.log_probs(h).topk(k, dim=-1)
-        self.svd.eval()
         return self.svd.topk(h, k)

@@ -71,16 +71,14 @@ class SVDFactors:
             return cls(rotation, a @ rotation[:, :window], a @ rotation[:, window:],
                        bias.contiguous())
 
-    def state_dict(self) -> dict[str, Tensor]:
-        return {"rotation": self.rotation, "head": self.head, "tail": self.tail,
-                "bias": self.bias}
-
 
 class SVDSoftmax(nn.Module):
     """Log-probabilities over V from a Linear output layer: full in training, SVD at inference.
 
     Args:
-        linear: the trained output layer (V, D) (its parameters stay shared, e.g. tied).
+        linear: the trained output layer (V, D), borrowed: not a submodule of this one, its
+            parameters stay the model's (e.g. tied to an embedding), so they are not listed,
+            saved or moved twice; this module holds no parameters or buffers.
         window: W, preview width (default D/8). candidates: N (default V/16).
         max_rows: calls with more rows than this use the full layer: the candidates of many
             independent rows cover most of the vocabulary, and gathering them costs more
@@ -98,7 +96,7 @@ class SVDSoftmax(nn.Module):
                  always_exact: Sequence[int] = ()) -> None:
         super().__init__()
         vocab, dim = linear.weight.shape
-        self.linear = linear
+        self._borrowed = (linear,)  # a tuple: nn.Module registers a Module attribute
         self.window = window or max(1, dim // 8)
         self.candidates = candidates or max(1, vocab // 16)
         if not 1 <= self.window <= dim:
@@ -111,6 +109,10 @@ class SVDSoftmax(nn.Module):
                 self.always_exact[-1]) < vocab:
             raise ValueError(f"SVD-softmax always_exact ids {always_exact} must be in 0..V-1")
         self._factors: SVDFactors | None = None
+
+    @property
+    def linear(self) -> nn.Linear:
+        return self._borrowed[0]
 
     @property
     def factors(self) -> SVDFactors:
