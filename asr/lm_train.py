@@ -25,6 +25,7 @@ from echoformer.config_schema import to_dataclass
 from echoformer.data.batching import pad, token_batches
 from echoformer.device import resolve_device
 from echoformer.model_dir import save_model_dir
+from echoformer.parameters import parameter_count
 from echoformer.paths import CONF_DIR
 from echoformer.text_norm import normalize_transcript
 from echoformer.tokenizer import BOS_ID, EOS_ID, Tokenizer
@@ -99,7 +100,7 @@ def _train(config: LMTrainConfig, run_dir: Path, device: torch.device, world: Wo
     run_config["initialised_from"] = start_from(model, run_dir, config.trainer.init_from,
                                                 spm_path)
     world.on_main(lambda: check_resumable(run_dir, run_config, run_identity()))
-    parameters = sum(p.numel() for p in model.parameters())
+    parameters = parameter_count(model)
     if world.is_main:
         print(f"asr-lm-train: {len(train_text.sequences)} training lines ({train_text.tokens} "
               f"pieces; {train_text.left_out} too long and {train_text.refused} with digits or "

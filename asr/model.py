@@ -181,8 +181,3 @@ def add_bos_eos(targets: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
     decoder_in = torch.cat([targets.new_full((b, 1), BOS_ID), targets], dim=1)
     decoder_in = decoder_in.masked_fill(positions > lengths[:, None], PAD_ID)
     return decoder_in, decoder_out
-
-
-def count_parameters(model: nn.Module) -> int:
-    """Distinct parameters (the tied decoder embedding counts once)."""
-    return sum(p.numel() for p in model.parameters())

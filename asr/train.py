@@ -27,10 +27,11 @@ from asr.conformer import subsampled_lengths
 from asr.data.manifest import ManifestError, Utterance, read_manifest
 from asr.dataset import DurationBatchSampler, SpeechDataset, collate
 from asr.features import GlobalCMVN
-from asr.model import ASRModel, count_parameters
+from asr.model import ASRModel
 from echoformer.config_schema import to_dataclass
 from echoformer.cpu_memory import keep_freed_memory
 from echoformer.model_dir import current_model_keys, save_model_dir
+from echoformer.parameters import parameter_count
 from echoformer.paths import CONF_DIR
 from echoformer.tokenizer import Tokenizer
 from echoformer.training import Trainer
@@ -109,7 +110,7 @@ def _train(config: ASRTrainConfig, run_dir: Path, device: torch.device, world: W
     start = describe_start(run_dir, run_config["initialised_from"])
     if world.is_main:
         print(f"asr-train: {len(train_utts)} training utterances ({hours:.2f} h; {dropped} too "
-              f"long left out), {len(valid_utts)} valid; {count_parameters(model):,} "
+              f"long left out), {len(valid_utts)} valid; {parameter_count(model):,} "
               f"parameters, reuse pattern {pattern}, vocabulary {tokenizer.vocab_size}, device "
               f"{device}{processes}{start}", file=sys.stderr)
     train_set = SpeechDataset(train_utts, tokenizer, d.dither, d.cache_features,
@@ -156,7 +157,7 @@ def _train(config: ASRTrainConfig, run_dir: Path, device: torch.device, world: W
         "training": {
             "steps": p.step, "epochs_started": p.epoch + 1, "stop_reason": summary.stop_reason,
             "averaged_steps": summary.averaged_steps, "skipped_updates": p.skipped_updates,
-            "parameters": count_parameters(model), "train_utterances": len(train_utts),
+            "parameters": parameter_count(model), "train_utterances": len(train_utts),
             "train_hours": round(hours, 3), "seconds_this_run": round(summary.train_seconds, 1),
             "valid_loss_averaged": averaged_valid.get("loss"),
             "valid_accuracy_averaged": averaged_valid.get("accuracy"), "device": str(device),

@@ -104,9 +104,3 @@ class TransformerNMT(nn.Module):
 
     def use_softmax(self, softmax: SoftmaxConfig) -> None:
         self.output.use_softmax(softmax)
-
-
-def parameter_count(model: nn.Module) -> int:
-    """Distinct parameters (a tied matrix counts once)."""
-    return sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())
-

@@ -26,6 +26,7 @@ from torch import nn
 from echoformer.config_schema import to_dataclass
 from echoformer.cpu_memory import keep_freed_memory
 from echoformer.model_dir import current_model_keys, file_sha256, save_model_dir
+from echoformer.parameters import parameter_count
 from echoformer.paths import CONF_DIR
 from echoformer.tokenizer import Tokenizer
 from echoformer.training import Trainer, TrainingSummary
@@ -37,7 +38,7 @@ from nmt.config import DataConfig, NMTTrainConfig, register
 from nmt.data.dataset import SampledPairs, TokenizedPairs
 from nmt.data.local import read_lines
 from nmt.data.prepare import asr_copies_in_train
-from nmt.model import TransformerNMT, parameter_count
+from nmt.model import TransformerNMT
 from nmt.score import corpus_scores
 from nmt.translate import translate_lines
 

@@ -6,11 +6,12 @@ from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 
 from asr.config import ASRTrainConfig
-from asr.model import ASRModel, add_bos_eos, count_parameters
+from asr.model import ASRModel, add_bos_eos
 from asr.train import train
 from asr_fixtures import TINY, tokenizer_model, train_config
 from echoformer.config_schema import to_dataclass
 from echoformer.model_dir import load_model_dir, save_model_dir
+from echoformer.parameters import parameter_count
 from echoformer.tokenizer import BOS_ID, EOS_ID, PAD_ID
 
 
@@ -46,7 +47,7 @@ def test_the_decoder_output_layer_is_tied_to_its_embedding():
     model = ASRModel(TINY, 20)
     assert model.output.linear.weight is model.decoder.embedding.weight
     listed = sum(p.numel() for _, p in model.named_parameters(remove_duplicate=False))
-    assert count_parameters(model) == listed - model.output.linear.weight.numel()
+    assert parameter_count(model) == listed - model.output.linear.weight.numel()
 
 
 def test_a_model_directory_gives_back_the_same_model(tmp_path):

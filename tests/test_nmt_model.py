@@ -6,8 +6,9 @@ import torch.nn.functional as F
 from echoformer.attention import Role
 from echoformer.loss import label_smoothed_nll
 from echoformer.output_layer import SoftmaxConfig
+from echoformer.parameters import parameter_count
 from nmt.data.batching import collate
-from nmt.model import NMTModelConfig, TransformerNMT, parameter_count
+from nmt.model import NMTModelConfig, TransformerNMT
 
 CONFIG = NMTModelConfig(d_model=16, heads=2, ffn_dim=32, encoder_layers=4, decoder_layers=2,
                         dropout=0.0, max_length=32)
