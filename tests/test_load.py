@@ -146,6 +146,7 @@ def test_asr_transcribe_reports_progress_on_stderr_when_asked(asr_model, tmp_pat
     assert out.count("\n") == 3 and "asr-transcribe" in err and "3/3" in err
 
 
+@pytest.mark.slow
 def test_transcribing_200_files_needs_no_more_memory_than_50(asr_model, tmp_path):
     files = [write_tone(tmp_path / f"{i}.wav", 3.0 + i % 3) for i in range(200)]
     peaks = {n: peak_rss_mb([BIN / "asr-transcribe", "--model", asr_model, "--method",
