@@ -29,8 +29,9 @@ def corpus_tables(stats: dict, harvest: dict | None = None) -> str:
     for name, counts in sources.items():
         extracted = harvest.get(f"extract:{name}", {})
         aligned = extracted.get("documents_aligned")
-        documents = ("" if aligned is None else
-                     f"{aligned:,} / {aligned + extracted.get('documents_not_aligned', 0):,}")
+        read = (aligned or 0) + sum(extracted.get(key, 0) for key in
+                                    ("documents_not_aligned", "unreadable_documents"))
+        documents = "" if aligned is None else f"{aligned:,} / {read:,}"
         lines.append(_row([f"`{name}`", _number(counts["messages"]), documents]
                           + [_number(counts[key]) for key in
                              ("kept", "sentence_like", "train", "valid", "test")]))
