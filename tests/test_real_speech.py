@@ -119,6 +119,7 @@ def test_prompt_text_becomes_transcript_form():
     assert asterisk_transcript("<beep ascending>") == (None, "no speech (a tone or silence)")
     assert ktuberling_transcript("moon_fallingstar") == "falling star"
     assert ktuberling_transcript("robot_workshop_antenna") == "antenna"
+    assert ktuberling_transcript("pizzeria_brocolli") == "broccoli"
 
 
 @pytest.mark.skipif(shutil.which("ffmpeg") is None,

@@ -69,7 +69,7 @@ SET_NAMES = {"valid": "real_dev", "test": "real_test", "train": "real_train"}
 
 # ktuberling file names that are not the English spelling of the spoken word
 KTUBERLING_WORDS = {"palmtree": "palm tree", "fallingstar": "falling star",
-                    "sphynx": "sphinx", "broccolli": "broccoli"}
+                    "sphynx": "sphinx", "brocolli": "broccoli"}
 
 _NOTE = re.compile(r"\[[^\]]*\]|\([^)]*\)|<[^>]*>")
 _SMALL_NUMBER = re.compile(r"(?<![\w.,])\d{1,2}(?![\w.]|,\d)")
