@@ -66,3 +66,16 @@ def test_descriptions_pair_by_md5_and_skip_unknown_english():
               "Package: vi\nDescription-md5: bbb\nDescription-de: Bildschirmeditor\n")
     assert list(description_pairs([english], [german])) == [
         ("line editor\n\nThe classic editor.", "Zeileneditor\n\nDer klassische Editor.", "ed")]
+
+
+def test_game_descriptions_are_left_out_and_counted():
+    english = ("Package: chess\nDescription-md5: ccc\nDescription-en: a chess game\n\n"
+               "Package: wesnoth-1.16\nDescription-md5: ddd\nDescription-en: fantasy game\n\n"
+               "Package: ed\nDescription-md5: aaa\nDescription-en: line editor\n\n")
+    german = ("Package: chess\nDescription-md5: ccc\nDescription-de: ein Schachspiel\n\n"
+              "Package: wesnoth-1.16\nDescription-md5: ddd\nDescription-de: Fantasyspiel\n\n"
+              "Package: ed\nDescription-md5: aaa\nDescription-de: Zeileneditor\n\n")
+    counts = Counter()
+    assert list(description_pairs([english], [german], {"chess"}, counts)) == [
+        ("line editor", "Zeileneditor", "ed")]
+    assert counts["game_descriptions"] == 2

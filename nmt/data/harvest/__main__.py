@@ -148,7 +148,7 @@ def run(args: argparse.Namespace) -> str:
         return (f"fetched {stats['packages']} packages ({stats['download_bytes'] / 1e6:.0f} MB, "
                 f"{stats['unpacked_files']} files unpacked; failed: "
                 f"{stats['download_failed'] + stats['wheels_failed'] or 'none'})")
-    harvest = Harvest(args.cache, packages)
+    harvest = Harvest(args.cache, packages, frozenset(read_game_names(args.games)))
     written = {}
     for source in args.sources:
         out = args.cache / "pairs" / f"{source}.jsonl"

@@ -9,9 +9,10 @@ can be aligned paragraph by paragraph (``align.split_message``).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections import Counter
+from collections.abc import Collection, Iterable, Iterator
 
-from nmt.data.harvest.package_list import parse_stanzas
+from nmt.data.harvest.package_list import is_game_package, parse_stanzas
 
 _BULLET = re.compile(r"^\s*[*\-+o]\s+")
 
@@ -44,8 +45,12 @@ def descriptions_by_md5(text: str, language: str) -> dict[str, tuple[str, str]]:
 
 
 def description_pairs(english_indexes: Iterable[str], german_indexes: Iterable[str],
+                      games: Collection[str] = (), counts: Counter | None = None,
                       ) -> Iterator[tuple[str, str, str]]:
-    """(english, german, package) of every German description whose English is known."""
+    """(english, german, package) of every German description whose English is known, games
+    (packages in ``games`` or named like a game) left out and counted in ``counts``
+    (``game_descriptions``)."""
+    counts = Counter() if counts is None else counts
     english: dict[str, tuple[str, str]] = {}
     for text in english_indexes:
         english.update(descriptions_by_md5(text, "en"))
@@ -54,4 +59,7 @@ def description_pairs(english_indexes: Iterable[str], german_indexes: Iterable[s
         for md5, (package, german) in descriptions_by_md5(text, "de").items():
             if md5 in english and md5 not in seen:
                 seen.add(md5)
+                if package in games or is_game_package(package, ""):
+                    counts["game_descriptions"] += 1
+                    continue
                 yield english[md5][1], german, package

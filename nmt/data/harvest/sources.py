@@ -20,7 +20,8 @@ from nmt.data.harvest.apt import DESCRIPTION_SOURCES, PrivateApt
 from nmt.data.harvest.catalogues import read_messages
 from nmt.data.harvest.descriptions import description_pairs
 from nmt.data.harvest.documents import align_blocks, read_blocks
-from nmt.data.harvest.package_list import GERMAN_CATALOGUE, PinnedPackage
+from nmt.data.harvest.package_list import (GERMAN_CATALOGUE, PinnedPackage, game_names,
+                                           parse_stanzas)
 
 RawMessage = tuple[str, str, str]  # (english, german, origin)
 
@@ -32,6 +33,7 @@ class Harvest:
 
     cache: Path
     packages: list[PinnedPackage]
+    games: frozenset[str] = frozenset()  # game package and source names (games.txt)
 
     def tree(self, package: str) -> Path:
         return self.cache / "tree" / package
@@ -57,12 +59,15 @@ def debian_catalogues(harvest: Harvest, counts: Counter) -> Iterator[RawMessage]
 
 
 def package_descriptions(harvest: Harvest, counts: Counter) -> Iterator[RawMessage]:
-    """Debian package descriptions paired by Description-md5 (bookworm, trixie, bullseye)."""
+    """Debian package descriptions paired by Description-md5 (bookworm, trixie, bullseye);
+    games' descriptions are left out (games of any of the three releases)."""
     apt = PrivateApt(harvest.cache / "apt-descriptions", DESCRIPTION_SOURCES, contents=False)
     apt.update()
+    games = set(harvest.games) | game_names(parse_stanzas("".join(
+        line for path in apt.index_files("Packages") for line in apt.lines(path))))
     english = ["".join(apt.lines(path)) for path in apt.translation_files("en")]
     german = ["".join(apt.lines(path)) for path in apt.translation_files("de")]
-    for en, de, package in description_pairs(english, german):
+    for en, de, package in description_pairs(english, german, games, counts):
         counts["descriptions"] += 1
         yield en, de, package
 
