@@ -4,18 +4,21 @@
 #
 #   recipes/synth_asr/real_speech.sh [--stage N] [--stop-stage M] [--data-dir DIR]
 #                                    [--exp-dir DIR] [--threads T] [--sets "S1 S2"]
+#                                    [--no-g722]
 #
 # Stages: 1 install the Debian packages if missing, build real_dev / real_test / real_train
 #         2 decode each of --sets with the shipped recogniser (models/asr-en, joint_beam)
 #           with its language model (models/asr-en-lm) and without (--no-lm)
 #         3 decode each of --sets with pocketsphinx (peers extra; its bundled en-us model)
 #         4 score: one table, rows = system x set -> <exp-dir>/wer.md and wer.json; and the
-#           CPU seconds (user + sys) of each whole decode command per audio second
+#           CPU seconds (user + sys) of each whole decode command per audio second, and
+#           the WER of each system by source (asterisk prompts, klettres, ktuberling words)
 # Decodes run one at a time under nice -n 10, ours on --threads T (default 1: pocketsphinx
 # decodes on one thread). RTF (asr-score) = decode wall time / audio time; the CPU column
 # counts the whole command (start-up, model loading, reading audio), and is the one to trust
 # on a busy machine. Defaults: --data-dir data/real_speech, --exp-dir exp/real_speech,
-# --sets "real_dev real_test".
+# --sets "real_dev real_test". --no-g722: stage 1 takes the 8 kHz asterisk wav files
+# (resampled) instead of the 16 kHz G.722 copy; the split is the same.
 set -euo pipefail
 
 stage=1
@@ -24,6 +27,7 @@ data_dir=data/real_speech
 exp_dir=exp/real_speech
 threads=1
 sets="real_dev real_test"
+build_args=()
 
 usage() { sed -n '2,/^[^#]/{/^#/p}' "$0" | sed 's/^# \{0,1\}//'; }
 while [[ $# -gt 0 ]]; do
@@ -34,6 +38,7 @@ while [[ $# -gt 0 ]]; do
     --exp-dir) exp_dir=$2; shift 2 ;;
     --threads) threads=$2; shift 2 ;;
     --sets) sets=$2; shift 2 ;;
+    --no-g722) build_args+=(--no-g722); shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "unknown option $1" >&2; usage >&2; exit 2 ;;
   esac
@@ -49,7 +54,7 @@ systems=("asr-en + LM:asr_en_lm:" "asr-en:asr_en:--no-lm")  # label:folder:optio
 if run_stage 1; then
   echo "== stage 1: real recorded speech into $data_dir"
   bash scripts/install_system_packages.sh real-speech
-  nice -n 10 "$python" -m asr.data.real_speech --out "$data_dir"
+  nice -n 10 "$python" -m asr.data.real_speech --out "$data_dir" "${build_args[@]}"
 fi
 
 timed() {  # timed FILE COMMAND...: run it, write "wall user sys" seconds to FILE
@@ -106,5 +111,24 @@ for ref, hyp, label in zip(args[1::6], args[3::6], args[5::6]):
     audio = sum(u.duration for u in read_manifest(ref, check_audio=False))
     wall, user, system = map(float, Path(hyp).with_suffix(".time").read_text().split()[-3:])
     print(f"| {label} | {Path(ref).stem} | {(user + system) / audio:.4f} |")
+EOF
+  "$python" - "${args[@]}" <<'EOF' | tee -a "$exp_dir/wer.md"
+import json, sys
+from collections import defaultdict
+from pathlib import Path
+from asr.data.manifest import read_manifest
+from asr.score import word_error_rate
+args = sys.argv[1:]  # --ref REF --hyp HYP --label LABEL, repeated
+print("\n| system | test set | source | utts | words | WER % |\n|---:|---:|---:|---:|---:|---:|")
+for ref, hyp, label in zip(args[1::6], args[3::6], args[5::6]):
+    texts = {str(Path(row["audio"]).resolve()): row["text"]
+             for row in map(json.loads, Path(hyp).read_text().splitlines())}
+    by_source = defaultdict(list)
+    for u in read_manifest(ref, check_audio=False):
+        by_source[u.extra.get("source", "")].append((u.text, texts.get(str(u.audio), "")))
+    for source, pairs in sorted(by_source.items()):
+        r = word_error_rate(*map(list, zip(*pairs)))
+        print(f"| {label} | {Path(ref).stem} | {source} | {r.utterances} | "
+              f"{r.reference_words} | {100 * r.wer:.2f} |")
 EOF
 fi
