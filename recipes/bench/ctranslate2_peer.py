@@ -15,8 +15,9 @@ to back.
 A model trained with encoder map reuse cannot be exported exactly (nmt.export_ctranslate2):
 its CTranslate2 rows then run the `--without-reuse` variant (every layer computes its own map,
 followers with their leader's query/key weights), a different function with its own BLEU;
-the row `ours, no-reuse variant` runs that same function in our code. Writes results.json and
-results.md under --out.
+the row `ours, no-reuse variant` runs that same function in our code, and every row counts
+its output lines identical to that row's. Writes results.json, results.md and each row's
+translations (hyp.*.de) under --out.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import argparse
 import dataclasses
 import json
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -111,12 +113,15 @@ def main(argv: list[str] | None = None) -> int:
     ours_options = dataclasses.replace(reference.options, beam_size=args.beam, nbest=1)
     max_length = reference.max_length
     records = []
+    args.out.mkdir(parents=True, exist_ok=True)
     for threads in args.threads:
         prepare_inference("cpu", threads)
         rows = {BASE: ours(args.model, svd),
                 "ours (as trained), full softmax": ours(args.model, None)}
+        same = "ours (as trained), full softmax"  # our code for the function CT2 runs
         if reuse:
-            rows["ours, no-reuse variant, full softmax"] = ours(plain_dir, None)
+            same = "ours, no-reuse variant, full softmax"
+            rows[same] = ours(plain_dir, None)
         rows["CTranslate2 float32" + (", no-reuse variant" if reuse else "")] = peer(
             "float32", threads)
         rows["CTranslate2 int8" + (", no-reuse variant" if reuse else "")] = peer(
@@ -137,9 +142,12 @@ def main(argv: list[str] | None = None) -> int:
                 "sentences": len(sources),
                 "sentences_per_s": len(sources) / statistics.median(times[name]),
                 "seconds": times[name], "ratio_to_ours": statistics.median(ratios),
-                "bleu": corpus_scores(outputs[name], references).bleu})
+                "bleu": corpus_scores(outputs[name], references).bleu,
+                "identical_to": same, "identical_lines": sum(
+                    a == b for a, b in zip(outputs[name], outputs[same]))})
             print(json.dumps(records[-1]), file=sys.stderr)
-    args.out.mkdir(parents=True, exist_ok=True)
+            hyp = args.out / f"hyp.{threads}threads.{re.sub(r'[^A-Za-z0-9-]+', '_', name)}.de"
+            hyp.write_text("".join(line + "\n" for line in outputs[name]), encoding="utf-8")
     meta = {"model": str(args.model), "reuse_pattern": load_model_dir(
         args.model).model.encoder.pattern, "svd_softmax": dataclasses.asdict(svd),
         "ctranslate2": ctranslate2.__version__,
@@ -147,9 +155,11 @@ def main(argv: list[str] | None = None) -> int:
         "commit": commit, "command": " ".join(sys.argv)}
     (args.out / "results.json").write_text(json.dumps({"meta": meta, "rows": records},
                                                       indent=2) + "\n", encoding="utf-8")
-    table = ["| threads | row | sentences/s | ours ÷ row | BLEU |", "|---|---|---|---|---|"]
+    table = ["| threads | row | sentences/s | ours ÷ row | BLEU | lines as CT2's function in "
+             "ours |", "|---|---|---|---|---|---|"]
     table += [f"| {r['threads']} | {r['row']} | {r['sentences_per_s']:.2f} | "
-              f"{r['ratio_to_ours']:.2f} | {r['bleu']:.2f} |" for r in records]
+              f"{r['ratio_to_ours']:.2f} | {r['bleu']:.2f} | {r['identical_lines']} / "
+              f"{r['sentences']} |" for r in records]
     (args.out / "results.md").write_text("\n".join(table) + "\n", encoding="utf-8")
     print("\n".join(table))
     return 0
