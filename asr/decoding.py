@@ -20,13 +20,13 @@ from torch import Tensor
 
 from asr.conformer import lengths_to_mask
 from asr.ctc import BLANK_ID, ctc_greedy_search, ctc_prefix_beam_search
-from asr.ctc_scorer import ASREncoderOutput, CTCPrefixScorer, PreBeamScorer
-from asr.lm import LMScorer, PieceLM
+from asr.ctc_scorer import ASREncoderOutput, CTCPrefixScorer
+from asr.lm import PieceLM
 from asr.model import ASRModel
 from echoformer.search.beam_search import BeamSearch
 from echoformer.search.decoder_scorer import DecoderScorer
+from echoformer.search.lm_scorer import LMScorer
 from echoformer.search.options import DecodingOptions
-from echoformer.search.scorer import Scorer, WeightedSum
 from echoformer.tokenizer import BOS_ID, EOS_ID, PAD_ID
 
 METHODS = ("ctc_greedy", "ctc_prefix_beam", "joint_beam", "attention_rescoring")
@@ -113,25 +113,20 @@ def attention_rescoring(model: ASRModel, encoded: Tensor, lengths: Tensor, log_p
 def joint_beam_search(model: ASRModel, encoded: Tensor, lengths: Tensor, log_probs: Tensor,
                       options: ASRDecodingOptions, lm: PieceLM | None = None
                       ) -> list[list[int]]:
-    """Attention beam search over all utterances at once, with CTC prefix scores."""
+    """Attention beam search over all utterances at once, with CTC prefix scores: the decoder
+    (and the LM) as full scorers, CTC as the partial scorer of their pre-beam."""
     w = options.ctc_weight
-    decoder = DecoderScorer(model.decoder, model.output)
-    full: Scorer = decoder
-    if options.lm_weight > 0:  # the pre-beam ranks by decoder and LM together (as ESPnet)
-        full = WeightedSum({"decoder": (decoder, 1 - w),
-                            "lm": (LMScorer(lm), options.lm_weight)})
-    if w == 0:
-        scorer = full
-    else:
-        pre_beam = max(2, int(1.5 * options.beam_size))
-        full_weight = 1.0 if options.lm_weight > 0 else 1 - w
-        scorer = PreBeamScorer(full, {"ctc": (CTCPrefixScorer(EOS_ID, BLANK_ID), w)},
-                               full_weight, pre_beam, EOS_ID)
+    scorers = {"decoder": DecoderScorer(model.decoder, model.output)}
+    weights = {"decoder": 1 - w}
+    if options.lm_weight > 0:
+        scorers["lm"], weights["lm"] = LMScorer(lm), options.lm_weight
+    if w > 0:
+        scorers["ctc"], weights["ctc"] = CTCPrefixScorer(EOS_ID, BLANK_ID), w
     max_length = max(1, int(lengths.max()))  # CTC emits at most one token per frame
     search_options = DecodingOptions(beam_size=options.beam_size, nbest=1,
                                      length_penalty=options.length_penalty, max_length_a=1.0,
                                      max_length_b=1, max_length=max_length + 1)
-    search = BeamSearch({"joint": scorer}, search_options, BOS_ID, EOS_ID,
+    search = BeamSearch(scorers, search_options, BOS_ID, EOS_ID, weights=weights,
                         forbidden_ids=(PAD_ID, BOS_ID))
     context = ASREncoderOutput(encoded, lengths_to_mask(lengths, encoded.shape[1]), log_probs)
     limits = [search_options.length_limit(n) for n in lengths.tolist()]

@@ -3,10 +3,11 @@
 `PieceLM` is an LSTM over the ASR model's sentencepiece pieces, trained on text alone
 (`asr-lm-train`, conf/asr_lm_train.yaml; the embedded text: `python -m asr.data.prepare
 lm-text`). It adds β·log p_lm to the hypotheses' scores: token by token in `joint_beam`
-(`LMScorer`, summed with the attention decoder's scores, which rank the pre-beam that the CTC
-prefix scores then extend) and per hypothesis in `attention_rescoring` (`sequence_log_probs`),
-as ESPnet's and WeNet's LM fusion do. It shares the ASR model's pieces (the same spm.model),
-so no conversion between vocabularies is needed.
+(`echoformer.search.LMScorer` over its `step`, a full scorer beside the attention decoder:
+the two rank the pre-beam that the CTC prefix scores then extend) and per hypothesis in
+`attention_rescoring` (`sequence_log_probs`), as ESPnet's and WeNet's LM fusion do. It
+shares the ASR model's pieces (the same spm.model), so no conversion between vocabularies is
+needed.
 
 Its model directory carries the fusion settings it was tuned with (model.yaml task.decoding,
 `LMFusionOptions`: β, α and the beam): asr-transcribe uses them unless --lm-weight /
@@ -26,7 +27,6 @@ from torch import Tensor, nn
 from echoformer.data.batching import pad
 from echoformer.model_dir import (TOKENIZER_FILE, LoadedModel, ModelDirError, file_sha256,
                                   load_model_dir, register_model)
-from echoformer.search.scorer import Scorer
 from echoformer.tokenizer import BOS_ID, EOS_ID, PAD_ID
 
 LSTMState = tuple[Tensor, Tensor]
@@ -116,6 +116,13 @@ class PieceLM(nn.Module):
         logits, state = self.logits(last[:, None], state)
         return logits[:, -1].float().log_softmax(-1), state
 
+    @staticmethod
+    def select_state(state: LSTMState | None, rows: Tensor) -> LSTMState | None:
+        """The (h, c) of rows `rows` (R',) of the current R (repeats allowed)."""
+        if state is None:
+            return None
+        return state[0].index_select(1, rows), state[1].index_select(1, rows)
+
     @torch.no_grad()
     def sequence_log_probs(self, hyps: list[list[int]]) -> Tensor:
         """log p_lm(y · end) of each token sequence `hyps` (no begin token), one batch: (N,)."""
@@ -125,22 +132,6 @@ class PieceLM(nn.Module):
         log_probs = self.logits(tokens_in)[0].float().log_softmax(-1)
         picked = log_probs.gather(2, tokens_out.clamp(min=0)[..., None]).squeeze(2)
         return picked.masked_fill(tokens_out == PAD_ID, 0.0).sum(1)
-
-
-class LMScorer(Scorer):
-    """`PieceLM` as a full scorer of `echoformer.search.BeamSearch`: log p_lm of every next
-    token, one LSTM step per search step (its state is the (h, c) of each row)."""
-
-    def __init__(self, lm: PieceLM) -> None:
-        self.lm = lm
-
-    def score(self, tokens: Tensor, state: LSTMState | None) -> tuple[Tensor, LSTMState]:
-        return self.lm.step(tokens[:, -1], state)
-
-    def select_state(self, state: LSTMState | None, rows: Tensor) -> LSTMState | None:
-        if state is None:
-            return None
-        return state[0].index_select(1, rows), state[1].index_select(1, rows)
 
 
 def load_lm(directory: str | Path, tokenizer_model: Path, device: str | torch.device = "cpu"

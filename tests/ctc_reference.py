@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from echoformer.search import PartialScorer
+
 NEG_INF = float("-inf")
 
 
@@ -37,7 +39,7 @@ def prefix_scores(log_probs, prefix, tokens, eos, blank=0):
     return scores
 
 
-class ReferencePrefixScorer:
+class ReferencePrefixScorer(PartialScorer):
     """A partial scorer like `asr.ctc_scorer.CTCPrefixScorer` that scores every hypothesis
     from scratch (slow, obviously right)."""
 

@@ -5,7 +5,7 @@ import torch
 from ctc_reference import ReferencePrefixScorer
 
 import asr.decoding
-from asr.ctc_scorer import ASREncoderOutput, CTCPrefixScorer, PreBeamScorer
+from asr.ctc_scorer import ASREncoderOutput, CTCPrefixScorer
 from asr.decoding import METHODS, ASRDecodingOptions, decode
 from asr.model import ASRModel, ASRModelConfig
 from echoformer.output_layer import SoftmaxConfig
@@ -80,11 +80,10 @@ def test_joint_search_follows_the_ctc_posteriors_when_the_decoder_knows_nothing(
     log_probs = (torch.nn.functional.one_hot(torch.tensor([frames]), V) * 20.0).log_softmax(-1)
     context = ASREncoderOutput(torch.zeros(1, 10, 4), torch.ones(1, 10, dtype=torch.bool),
                                log_probs)
-    scorer = PreBeamScorer(_Uniform(), {"ctc": (CTCPrefixScorer(EOS_ID), 0.5)}, 0.5,
-                           pre_beam=V, eos_id=EOS_ID)
-    search = BeamSearch({"joint": scorer}, DecodingOptions(beam_size=3, length_penalty=0.0,
-                                                           max_length=11),
-                        BOS_ID, EOS_ID, forbidden_ids=(PAD_ID, BOS_ID))
+    search = BeamSearch({"decoder": _Uniform(), "ctc": CTCPrefixScorer(EOS_ID)},
+                        DecodingOptions(beam_size=3, length_penalty=0.0, max_length=11),
+                        BOS_ID, EOS_ID, weights={"decoder": 0.5, "ctc": 0.5},
+                        forbidden_ids=(PAD_ID, BOS_ID), pre_beam=V)
     assert list(search(context, [11], "cpu")[0][0].tokens) == labels
 
 

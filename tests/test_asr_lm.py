@@ -14,13 +14,14 @@ from asr.config import register
 from asr.data import lm_text
 from asr.data.lm_text import ding_lm_lines, lm_line, weighted, write_lm_text
 from asr.decoding import ASRDecodingOptions, decode
-from asr.lm import LMScorer, PieceLM, PieceLMConfig, load_lm
+from asr.lm import PieceLM, PieceLMConfig, load_lm
 from asr.lm_train import LMText, train
 from asr.model import ASRModel
 from echoformer.data.split import ding_split
 from echoformer import shipped
 from echoformer.model_dir import ModelDirError, save_model_dir
 from echoformer.paths import CONF_DIR
+from echoformer.search import LMScorer
 from echoformer.tokenizer import BOS_ID, EOS_ID, Tokenizer, train_sentencepiece
 
 V = 30

@@ -5,7 +5,7 @@ import itertools
 import pytest
 import torch
 
-from echoformer.search import BeamSearch, DecodingOptions, Scorer
+from echoformer.search import BeamSearch, DecodingOptions, PartialScorer, Scorer
 from echoformer.tokenizer import BOS_ID, EOS_ID, PAD_ID
 from echoformer.data.batching import pad
 from nmt.model import NMTModelConfig, TransformerNMT
@@ -152,6 +152,47 @@ def test_weighted_scorers_add_up():
     combined = beam(None, [10], "cpu")[0][0]
     assert combined.tokens == single.tokens
     assert combined.score == pytest.approx(single.score, abs=1e-5)
+
+
+class PreferToken(PartialScorer):
+    """A partial scorer: +bonus for `token`, and which candidates it was asked to score."""
+
+    def __init__(self, token: int, bonus: float) -> None:
+        self.token, self.bonus, self.asked = token, bonus, []
+
+    def score_partial(self, tokens, candidates, state):
+        self.asked.append(candidates.clone())
+        return (candidates == self.token).float() * self.bonus, state
+
+
+def test_a_partial_scorer_scores_only_the_pre_beam_and_the_end_token():
+    table = misleading_table()
+    table[BOS_ID, [1, 4, 5]] = torch.tensor([0.3, 0.2, 0.1])
+    partial = PreferToken(B, 10.0)
+    beam = BeamSearch({"main": BigramScorer(table), "bonus": partial},
+                      DecodingOptions(beam_size=1, length_penalty=0), BOS_ID, EOS_ID,
+                      forbidden_ids=[PAD_ID, BOS_ID], pre_beam=2)
+    beam(None, [1], "cpu")  # at the length limit: the pre-beam itself (2 best + end)
+    assert sorted(partial.asked[0][0].tolist()) == sorted([1, A, EOS_ID])
+    first = beam(None, [10], "cpu")[0][0]  # widened to the 2K + 2 blocked tokens proposed
+    assert set(partial.asked[1][0].tolist()) >= {1, A, B, EOS_ID}
+    assert first.tokens[0] == B  # the bonus lifts B, which the full scorer ranks third
+
+
+def test_partial_scores_add_to_the_full_scores_with_their_weights():
+    table = BigramScorer(misleading_table())
+    beam = BeamSearch({"main": table, "bonus": PreferToken(A, 1.0)},
+                      DecodingOptions(beam_size=2, length_penalty=0), BOS_ID, EOS_ID,
+                      weights={"main": 0.5, "bonus": 0.25}, forbidden_ids=[PAD_ID, BOS_ID])
+    best = beam(None, [10], "cpu")[0][0]
+    expected = 0.5 * sum(float(table.log_probs[a, b])
+                         for a, b in zip((BOS_ID, *best.tokens), (*best.tokens, EOS_ID)))
+    assert best.score == pytest.approx(expected + 0.25 * best.tokens.count(A), abs=1e-5)
+
+
+def test_a_search_needs_a_full_scorer():
+    with pytest.raises(ValueError, match="at least one full scorer"):
+        BeamSearch({"bonus": PreferToken(A, 1.0)}, DecodingOptions(), BOS_ID, EOS_ID)
 
 
 def test_bad_options_are_clear_errors():

@@ -1,9 +1,13 @@
-"""The scorer interface of beam search, in the spirit of ESPnet's `ScorerInterface`.
+"""The scorer interfaces of beam search, in the shape of ESPnet's `ScorerInterface` and
+`PartialScorerInterface`.
 
-A scorer gives every vocabulary entry a score (a log-probability, or any additive term) as the
-next token of each of R hypotheses at once; rows are sentences × beam, row = sentence·K + beam.
-Beam search sums the scores of several scorers with weights, so adding a scorer (a language
-model, a CTC prefix scorer, a length bonus) is configuration, not a new search loop.
+A full scorer (`Scorer`) gives every vocabulary entry a score (a log-probability, or any
+additive term) as the next token of each of R hypotheses at once; rows are sentences × beam,
+row = sentence·K + beam. A partial scorer (`PartialScorer`) scores only given candidates, the
+pre-beam that the full scorers rank highest, because scoring all V would cost too much (CTC
+prefix scores pass over every encoder frame). Beam search sums the scores of all its scorers,
+each with its weight, so adding one (a language model, a CTC prefix scorer, a length bonus) is
+configuration, not a new search loop.
 """
 
 from __future__ import annotations
@@ -41,22 +45,19 @@ class Scorer(ABC):
         return state
 
 
-class WeightedSum(Scorer):
-    """Several full scorers as one: Σ weight · scores (e.g. decoder + language model, so that
-    a pre-beam ranks by both, as ESPnet's does); its state holds each part's."""
+class PartialScorer(ABC):
+    """Scores given candidate next tokens for R hypotheses; its state is opaque to the search."""
 
-    def __init__(self, parts: dict[str, tuple[Scorer, float]]) -> None:
-        self.parts = parts
+    def init_state(self, context: Any, beam_size: int) -> Any:
+        """State for batch × beam_size rows, from the encoded input `context`."""
+        return None
 
-    def init_state(self, context: Any, beam_size: int) -> dict[str, Any]:
-        return {name: s.init_state(context, beam_size) for name, (s, _) in self.parts.items()}
+    @abstractmethod
+    def score_partial(self, tokens: Tensor, candidates: Tensor, state: Any
+                      ) -> tuple[Tensor, Any]:
+        """tokens: (R, t) every hypothesis so far, begin token first; candidates: (R, C)
+        token ids. Returns (scores (R, C) of each candidate, the state after this step)."""
 
-    def score(self, tokens: Tensor, state: dict[str, Any]) -> tuple[Tensor, dict[str, Any]]:
-        total, new_state = None, {}
-        for name, (scorer, weight) in self.parts.items():
-            scores, new_state[name] = scorer.score(tokens, state[name])
-            total = weight * scores if total is None else total + weight * scores
-        return total, new_state
-
-    def select_state(self, state: dict[str, Any], rows: Tensor) -> dict[str, Any]:
-        return {name: s.select_state(state[name], rows) for name, (s, _) in self.parts.items()}
+    def select_state(self, state: Any, rows: Tensor) -> Any:
+        """The state for rows `rows` (R',) of the current R, in that order (repeats allowed)."""
+        return state
