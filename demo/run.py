@@ -67,7 +67,7 @@ class Settings:
                    bench_overrides=TINY_BENCH_OVERRIDES)
 
 
-# The demo's benchmark grid: the figures of README's layer table at fewer points.
+# The demo's benchmark grid: the grid of recipes/bench/RESULTS.md at fewer points.
 BENCH_OVERRIDES = [
     "repeats=5", "attention.lengths=[256,1024,4096]", "attention.groups=[2,4]",
     "output_layer.vocabs=[32768,262144]", "output_layer.dims=[512]", "output_layer.rows=[1,5]",
