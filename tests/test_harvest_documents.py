@@ -1,5 +1,6 @@
 """Harvest: documentation in two languages aligned by structure; the pinned package list."""
 
+import gzip
 import shutil
 import subprocess
 
@@ -7,6 +8,7 @@ import pytest
 
 from nmt.data.harvest.apt import extract_members
 from nmt.data.harvest.documents import align_blocks, docbook_blocks, html_blocks, mallard_blocks
+from nmt.data.harvest.manpages import man_blocks, read_man_page
 from nmt.data.harvest.package_list import (PinnedPackage, catalogues_by_package,
                                            help_packages, is_game_catalogue, rank_packages,
                                            read_package_list, write_package_list)
@@ -147,7 +149,7 @@ def test_missing_package_list_names_the_command_that_builds_it(tmp_path):
 
 
 @pytest.mark.skipif(shutil.which("dpkg-deb") is None, reason="needs dpkg-deb")
-def test_extract_members_unpacks_only_wanted_files_and_resumes(tmp_path):
+def test_extract_members_unpacks_wanted_files_resumes_and_redoes_when_wanted_changes(tmp_path):
     root = tmp_path / "pkg"
     (root / "DEBIAN").mkdir(parents=True)
     (root / "DEBIAN/control").write_text("Package: demo\nVersion: 1\nArchitecture: all\n"
@@ -164,5 +166,49 @@ def test_extract_members_unpacks_only_wanted_files_and_resumes(tmp_path):
     assert extract_members(deb, dest, lambda path: path.endswith(".mo")) == 1
     assert (dest / "usr/share/locale/de/LC_MESSAGES/demo.mo").read_bytes() == b"mo"
     assert not (dest / "usr/share/doc/README").exists()
-    deb.unlink()  # done once: not unpacked again
-    assert extract_members(deb, dest, lambda path: True) == 1
+    assert extract_members(deb, dest, lambda path: True, signature="all") == 2  # kept more
+    deb.unlink()  # done once with this signature: not unpacked again
+    assert extract_members(deb, dest, lambda path: True, signature="all") == 2
+
+
+_MAN_PAGE = r""".\" Comment line
+.TH LS 1 "2022" "GNU coreutils"
+.SH NAME
+ls \- list directory contents
+.SH SYNOPSIS
+.B ls
+[\fIOPTION\fR]... [\fIFILE\fR]...
+.SH DESCRIPTION
+List information about the FILEs
+(the current directory by default).
+.TP
+\fB\-a\fR, \fB\-\-all\fR
+do not ignore entries starting with .
+.PP
+See
+.BR dir (1)
+for more.
+.nf
+ls -l /tmp
+.fi
+"""
+
+
+def test_man_pages_give_headings_and_paragraphs_without_synopsis_or_code():
+    assert man_blocks(_MAN_PAGE) == [
+        (None, "NAME"), (None, "ls - list directory contents"), (None, "DESCRIPTION"),
+        (None, "List information about the FILEs (the current directory by default)."),
+        (None, "-a, --all do not ignore entries starting with ."),
+        (None, "See dir(1) for more.")]
+
+
+def test_man_page_escapes_for_german_letters_become_the_letters():
+    assert man_blocks(r"Datenstr\(:ome au\(sser \[u00DC]bersicht") == [
+        (None, "Datenströme außer Übersicht")]
+
+
+def test_man_page_links_give_no_blocks(tmp_path):
+    link = tmp_path / "vdir.1.gz"
+    with gzip.open(link, "wt") as handle:
+        handle.write(".so man1/ls.1\n")
+    assert read_man_page(link) is None

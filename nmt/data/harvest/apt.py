@@ -128,15 +128,19 @@ def deb_path(folder: Path, package: str) -> Path | None:
     return matches[0] if matches else None
 
 
-def extract_members(deb: Path, dest: Path, wanted: Callable[[str], bool]) -> int:
+def extract_members(deb: Path, dest: Path, wanted: Callable[[str], bool],
+                    signature: str = "") -> int:
     """Unpack the regular files of ``deb`` whose path (no leading ``./``) ``wanted`` accepts
     into ``dest``, as ``dpkg-deb -x`` would, and mark ``dest`` done; returns the file count.
 
-    A ``dest`` already marked done is left as it is (the harvest resumes where it stopped).
+    A ``dest`` already marked done with the same ``signature`` (what ``wanted`` keeps) is left
+    as it is: the harvest resumes where it stopped, and unpacks again when ``wanted`` changed.
     """
     marker = dest / ".extracted"
     if marker.is_file():
-        return int(marker.read_text() or 0)
+        count, _, done_with = marker.read_text().partition("\n")
+        if done_with == signature:
+            return int(count or 0)
     if dest.exists():
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
@@ -155,5 +159,5 @@ def extract_members(deb: Path, dest: Path, wanted: Callable[[str], bool]) -> int
                     count += 1
     if process.returncode:
         raise ValueError(f"dpkg-deb could not unpack {deb}; delete it and run the harvest again.")
-    marker.write_text(str(count))
+    marker.write_text(f"{count}\n{signature}")
     return count

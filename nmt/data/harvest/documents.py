@@ -14,6 +14,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from nmt.data.harvest.align import align_by_length
+from nmt.data.harvest.manpages import read_man_page
 
 Block = tuple[str | None, str]  # (element id or None, text)
 
@@ -166,9 +167,12 @@ def docbook_blocks(text: str) -> list[Block]:
 
 def read_blocks(path: Path) -> list[Block]:
     """Blocks of an HTML (``.html``, ``.htm``), Mallard (``.page``, or XML in Mallard's
-    namespace) or DocBook (``.docbook``, other ``.xml``) file."""
-    text = Path(path).read_text(encoding="utf-8", errors="replace")
+    namespace), DocBook (``.docbook``, other ``.xml``) file or gzipped man page (``.gz``; a
+    ``.so`` link gives no blocks)."""
     suffix = Path(path).suffix
+    if suffix == ".gz":
+        return read_man_page(path) or []
+    text = Path(path).read_text(encoding="utf-8", errors="replace")
     if suffix in {".html", ".htm"}:
         return html_blocks(text)
     if suffix == ".page" or "projectmallard.org" in text[:2000]:

@@ -3,6 +3,7 @@ the readers need (German and English catalogues, help and documentation trees)."
 
 from __future__ import annotations
 
+import hashlib
 import re
 import subprocess
 import sys
@@ -24,6 +25,7 @@ KEPT_MEMBER = re.compile(
     r"|^usr/share/gimp/2\.0/help/(en|de)/.*\.html$"
     r"|^usr/share/doc/debian-handbook/html/(en-US|de-DE)/.*\.html$"
     r"|^usr/share/(debian-reference|developers-reference)/.*\.html$"
+    r"|^usr/share/man/(de/)?man\d/[^/]+\.gz$"
 )
 
 
@@ -75,12 +77,16 @@ def fetch_packages(apt: PrivateApt, packages: list[PinnedPackage], cache: Path,
     def wanted(path: str) -> bool:
         return bool(KEPT_MEMBER.search(path)) and not is_game_catalogue(path, games)
 
+    # Unpacked trees are redone when what is kept changes.
+    signature = hashlib.sha256("\n".join([KEPT_MEMBER.pattern, *sorted(games)])
+                               .encode()).hexdigest()[:16]
+
     for package in tqdm(packages, desc="unpack", unit=" packages"):
         deb = deb_path(debs, package.name)
         if deb is None:
             continue
         stats["download_bytes"] += deb.stat().st_size
-        stats["unpacked_files"] += extract_members(deb, trees / package.name, wanted)
+        stats["unpacked_files"] += extract_members(deb, trees / package.name, wanted, signature)
     return stats
 
 

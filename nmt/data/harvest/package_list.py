@@ -28,6 +28,7 @@ DOCUMENTATION_PACKAGES = (
     "debian-handbook", "debian-reference-de", "debian-reference-en",
     "developers-reference-de", "developers-reference",
     "gnome-user-docs", "gimp-help-de", "gimp-help-en",
+    "manpages-de", "manpages-de-dev", "manpages", "manpages-dev",
 )
 # German help that aligns with its English: Mallard pages, KDE DocBook handbooks.
 GERMAN_HELP = re.compile(r"^usr/share/(help/de|doc/HTML/de)/[^/]+/[^/]+\.(page|docbook)$")

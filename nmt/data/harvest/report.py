@@ -30,7 +30,8 @@ def corpus_tables(stats: dict, harvest: dict | None = None) -> str:
         extracted = harvest.get(f"extract:{name}", {})
         aligned = extracted.get("documents_aligned")
         read = (aligned or 0) + sum(extracted.get(key, 0) for key in
-                                    ("documents_not_aligned", "unreadable_documents"))
+                                    ("documents_not_aligned", "unreadable_documents",
+                                     "empty_documents"))
         documents = "" if aligned is None else f"{aligned:,} / {read:,}"
         lines.append(_row([f"`{name}`", _number(counts["messages"]), documents]
                           + [_number(counts[key]) for key in

@@ -3,7 +3,7 @@
 
 Sources, most productive first: German ``.mo`` catalogues of Debian packages, Debian package
 descriptions, LibreOffice help, GNOME/Mallard help, KDE handbooks, the GIMP manual, Debian's
-handbooks, ``.po`` files in PyPI wheels.
+handbooks, ``.po`` files in PyPI wheels, man pages.
 """
 
 from __future__ import annotations
@@ -76,10 +76,14 @@ def _document_pairs(pairs: list[tuple[Path, Path]], counts: Counter, root: Path,
                     desc: str) -> Iterator[RawMessage]:
     for english_path, german_path in tqdm(pairs, desc=desc, unit=" documents"):
         try:
-            aligned = align_blocks(read_blocks(english_path), read_blocks(german_path))
+            english_blocks, german_blocks = read_blocks(english_path), read_blocks(german_path)
         except ValueError:
             counts["unreadable_documents"] += 1
             continue
+        if not english_blocks or not german_blocks:  # e.g. a man page that links to another
+            counts["empty_documents"] += 1
+            continue
+        aligned = align_blocks(english_blocks, german_blocks)
         if aligned is None:
             counts["documents_not_aligned"] += 1
             continue
@@ -147,6 +151,13 @@ def gimp_help(harvest: Harvest, counts: Counter) -> Iterator[RawMessage]:
     yield from _document_pairs(pairs, counts, harvest.cache / "tree", "GIMP help")
 
 
+def man_pages(harvest: Harvest, counts: Counter) -> Iterator[RawMessage]:
+    """German man pages (``manpages-de``, ``manpages-de-dev``) and the English pages of the
+    same name in any unpacked package."""
+    pairs = _across_packages(harvest, "usr/share/man", "usr/share/man/de", "man*/*.gz")
+    yield from _document_pairs(pairs, counts, harvest.cache / "tree", "man pages")
+
+
 # (English package, English folder, German package, German folder, file rename)
 DEBIAN_DOCUMENTS = (
     ("debian-handbook", "usr/share/doc/debian-handbook/html/en-US",
@@ -211,4 +222,5 @@ SOURCES: dict[str, Callable[[Harvest, Counter], Iterator[RawMessage]]] = {
     "gimp_help": gimp_help,
     "debian_documents": debian_documents,
     "pypi_catalogues": wheel_catalogues,
+    "man_pages": man_pages,
 }
