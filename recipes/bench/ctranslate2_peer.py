@@ -38,7 +38,7 @@ import torch
 
 from echoformer.device import prepare_inference
 from echoformer.model_dir import load_model_dir, read_meta, save_model_dir
-from echoformer.output_layer import requested_softmax, stored_softmax
+from echoformer.output_layer import SoftmaxConfig, requested_softmax, stored_softmax
 from nmt.export_ctranslate2 import export, translate_lines
 from nmt.model import TransformerNMT
 from nmt.score import corpus_scores
