@@ -82,13 +82,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", type=Path, default=Path("exp/bench/ctranslate2"))
     args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="ct2_peer.") as work:  # the exported models
+        return run(args, Path(work))
+
+
+def run(args: argparse.Namespace, work: Path) -> int:
     import ctranslate2
 
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                             text=True).stdout.strip()
     sources = (args.data / "test.en").read_text(encoding="utf-8").splitlines()[: args.lines]
     references = (args.data / "test.de").read_text(encoding="utf-8").splitlines()[: args.lines]
-    work = Path(tempfile.mkdtemp(prefix="ct2_peer."))
     reuse = any(size > 1 for size in load_model_dir(args.model).model.encoder.pattern)
     plain_dir = no_reuse_variant(args.model, work / "no_reuse") if reuse else args.model
     ct2_dirs = {kind: export(args.model, work / f"ct2_{kind}", quantization=kind,
