@@ -137,7 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--label", action="append", metavar="NAME",
                         help="system that made the matching --hyp (give one per --hyp)")
     parser.add_argument("--peer", action="append", default=[], metavar="NAME",
-                        help="also decode every --ref with this recogniser (pocketsphinx) and add its rows")
+                        help="also decode every --ref with this recogniser (pocketsphinx) "
+                             "and add its rows")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
     if len(args.ref) != len(args.hyp):

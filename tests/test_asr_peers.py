@@ -1,5 +1,6 @@
 """asr.peers (pocketsphinx with its bundled en-us model) and its rows in asr-score's table."""
 
+import importlib.util
 import json
 import shutil
 import subprocess
@@ -13,7 +14,7 @@ from asr.score import main as score_main
 
 SPOKEN = "thank you very much"
 needs_pocketsphinx = pytest.mark.skipif(
-    __import__("importlib").util.find_spec("pocketsphinx") is None,
+    importlib.util.find_spec("pocketsphinx") is None,
     reason="pocketsphinx is not installed (make test installs it: pip install '.[peers]')")
 
 
