@@ -267,6 +267,9 @@ def build_real_speech(
     out_dir = Path(out_dir)
     if use_g722 is None:
         use_g722 = shutil.which("ffmpeg") is not None
+        if not use_g722:
+            log.warning("ffmpeg not found: the asterisk prompts come from the 8 kHz wav copy "
+                        "(apt-get install -y ffmpeg for the 16 kHz G.722 one)")
     parts = [collect_asterisk(asterisk_sounds, asterisk_transcripts, use_g722),
              collect_klettres(klettres_dir), collect_ktuberling(ktuberling_sounds)]
     dropped = sum((part.dropped for part in parts), Counter())
