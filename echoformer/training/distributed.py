@@ -159,6 +159,9 @@ def process_group(device: torch.device) -> Iterator[tuple[World, torch.device]]:
     dist.init_process_group(backend)
     try:
         yield current(), device
+        # Leave together: rank 0 still averages and validates after the last update, and a
+        # rank that tears its group down meanwhile has been seen to abort at exit (gloo).
+        dist.barrier()
     finally:
         dist.destroy_process_group()
 
