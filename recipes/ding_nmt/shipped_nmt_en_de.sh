@@ -22,7 +22,7 @@
 set -euo pipefail
 
 dry_run=false from_step=1 to_step=6 threads=1 exp=exp/ding_nmt/en-de/shipped
-usage() { sed -n '2,/^[^#]/{/^#/p}' "$0" | sed 's/^# \{0,1\}//'; }
+source "$(dirname "$0")/../chain_lib.sh"  # usage, run, step, require_numbers
 while (($#)); do
   case $1 in
     --dry-run) dry_run=true; shift ;;
@@ -34,19 +34,10 @@ while (($#)); do
     *) echo "shipped_nmt_en_de.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
-for value in "$from_step" "$to_step" "$threads"; do
-  [[ $value =~ ^[0-9]+$ ]] || { echo "shipped_nmt_en_de.sh: $value is not a number" >&2; exit 2; }
-done
+require_numbers shipped_nmt_en_de.sh "$from_step" "$to_step" "$threads"
 cd "$(dirname "$0")/../.."
 if [[ -x .venv/bin/python ]]; then python=.venv/bin/python; else python=python3; fi
 
-run() {  # print the command (--dry-run) or run it
-  if $dry_run; then printf '%q ' "$@" | sed 's/ $//'; echo; else "$@"; fi
-}
-step() {  # step N "what (wall time)": true when N is in --from-step..--to-step
-  (( from_step <= $1 && $1 <= to_step )) || return 1
-  echo "# step $1: $2"
-}
 recipe=recipes/ding_nmt/run.sh
 # The schedule is spelt out, so the chain does not depend on run.sh's per-size defaults.
 schedule="trainer.log_every=25 trainer.average_last=5 data.max_tokens=3072 trainer.progress=false"

@@ -29,7 +29,7 @@
 set -euo pipefail
 
 dry_run=false chain=exp/ding_nmt/en-de/shipped threads=1 study=
-usage() { sed -n '2,/^[^#]/{/^#/p}' "$0" | sed 's/^# \{0,1\}//'; }
+source "$(dirname "$0")/../chain_lib.sh"  # usage, run, step, require_numbers
 while (($#)); do
   case $1 in
     --dry-run) dry_run=true; shift ;;
@@ -46,9 +46,6 @@ cd "$(dirname "$0")/../.."
 if [[ -x .venv/bin/python ]]; then python=.venv/bin/python; else python=python3; fi
 if [[ -x .venv/bin/nmt-translate ]]; then bin=.venv/bin/; else bin=; fi
 
-run() {  # print the command (--dry-run) or run it
-  if $dry_run; then printf '%q ' "$@" | sed 's/ $//'; echo; else "$@"; fi
-}
 run_to() {  # run_to FILE command...: the command's stdout into FILE
   local file=$1; shift
   if $dry_run; then printf '%q ' "$@"; printf '> %q\n' "$file"

@@ -31,7 +31,7 @@
 set -euo pipefail
 
 dry_run=false from_step=1 to_step=12 threads=2 out=exp/synth_asr/asr-en
-usage() { sed -n '2,/^[^#]/{/^#/p}' "$0" | sed 's/^# \{0,1\}//'; }
+source "$(dirname "$0")/../chain_lib.sh"  # usage, run, step, require_numbers
 while (($#)); do
   case $1 in
     --dry-run) dry_run=true; shift ;;
@@ -43,19 +43,10 @@ while (($#)); do
     *) echo "shipped_asr_en.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
-for value in "$from_step" "$to_step" "$threads"; do
-  [[ $value =~ ^[0-9]+$ ]] || { echo "shipped_asr_en.sh: $value is not a number" >&2; exit 2; }
-done
+require_numbers shipped_asr_en.sh "$from_step" "$to_step" "$threads"
 cd "$(dirname "$0")/../.."
 if [[ -x .venv/bin/python ]]; then python=.venv/bin/python; else python=python3; fi
 
-run() {  # print the command (--dry-run) or run it
-  if $dry_run; then printf '%q ' "$@" | sed 's/ $//'; echo; else "$@"; fi
-}
-step() {  # step N "what": true when N is in --from-step..--to-step
-  (( from_step <= $1 && $1 <= to_step )) || return 1
-  echo "# step $1: $2"
-}
 recipe=recipes/synth_asr/run.sh
 full=(--size full --data-dir data/synth_asr_full)
 large=(--size large --data-dir data/synth_asr_large)

@@ -29,7 +29,7 @@
 set -euo pipefail
 
 dry_run=false from_step=1 to_step=8 threads=2 asr=models/asr-en out=exp/asr_lm/asr-en-lm
-usage() { sed -n '2,/^[^#]/{/^#/p}' "$0" | sed 's/^# \{0,1\}//'; }
+source "$(dirname "$0")/../chain_lib.sh"  # usage, run, step, require_numbers
 while (($#)); do
   case $1 in
     --dry-run) dry_run=true; shift ;;
@@ -42,20 +42,11 @@ while (($#)); do
     *) echo "shipped_asr_lm.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
-for value in "$from_step" "$to_step" "$threads"; do
-  [[ $value =~ ^[0-9]+$ ]] || { echo "shipped_asr_lm.sh: $value is not a number" >&2; exit 2; }
-done
+require_numbers shipped_asr_lm.sh "$from_step" "$to_step" "$threads"
 cd "$(dirname "$0")/../.."
 if [[ -x .venv/bin/python ]]; then python=.venv/bin/python; else python=python3; fi
 if [[ -x .venv/bin/asr-lm-train ]]; then lm_train=.venv/bin/asr-lm-train; else lm_train=asr-lm-train; fi
 
-run() {  # print the command (--dry-run) or run it
-  if $dry_run; then printf '%q ' "$@" | sed 's/ $//'; echo; else "$@"; fi
-}
-step() {  # step N "what": true when N is in --from-step..--to-step
-  (( from_step <= $1 && $1 <= to_step )) || return 1
-  echo "# step $1: $2"
-}
 recipe=recipes/synth_asr/run.sh
 data=data/synth_asr_large
 sent4=$data/lm_sent4  # the weighted text has its own folder: step 3's text stays as it was

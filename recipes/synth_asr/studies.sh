@@ -35,7 +35,7 @@
 set -euo pipefail
 
 dry_run=false threads=2 study=
-usage() { sed -n '2,/^[^#]/{/^#/p}' "$0" | sed 's/^# \{0,1\}//'; }
+source "$(dirname "$0")/../chain_lib.sh"  # usage, run, step, require_numbers
 while (($#)); do
   case $1 in
     --dry-run) dry_run=true; shift ;;
@@ -52,9 +52,6 @@ cd "$(dirname "$0")/../.."
 if [[ -x .venv/bin/python ]]; then python=.venv/bin/python; else python=python3; fi
 if [[ -x .venv/bin/asr-train ]]; then bin=.venv/bin/; else bin=; fi
 
-run() {  # print the command (--dry-run) or run it
-  if $dry_run; then printf '%q ' "$@" | sed 's/ $//'; echo; else "$@"; fi
-}
 note() { echo "# $*"; }
 recipe=recipes/synth_asr/run.sh
 decode=recipes/synth_asr/decode_set.sh
