@@ -103,6 +103,7 @@ def test_dry_run_prints_commands_and_runs_nothing(tmp_path):
     copy.mkdir(parents=True)
     for name in ("shipped_nmt_en_de.sh", "studies.sh"):
         shutil.copy(RECIPE / name, copy / name)
+    shutil.copy(RECIPE.parent / "chain_lib.sh", copy.parent / "chain_lib.sh")  # they source it
     done = subprocess.run(["bash", str(copy / "shipped_nmt_en_de.sh"), "--dry-run"],
                           cwd=tmp_path, capture_output=True, text=True, timeout=30)
     assert done.returncode == 0, done.stderr
