@@ -6,6 +6,7 @@
 #                             [--max-packages N] [--sources a,b,...] [--force-extract]
 #                             [--valid-pairs N] [--test-pairs N] [--ding-data DIR]
 #                             [--no-ding-holdout] [--asr-copies] [--build-args "--max-words 60"]
+#                             [--vocab-size V]
 #
 # Stages: 1 harvest: apt-get download the pinned packages (packages.txt) and pip download the
 #           pinned wheels (wheels.txt) into --cache (default data/harvest), unpack only the
@@ -15,7 +16,9 @@
 #           splits (--ding-data, default data/ding_nmt; built by recipes/ding_nmt stage 1 when
 #           missing) out of train, split -> --data-dir (default data/debian_nmt):
 #           {train,valid,test}.{en,de}, {valid,test}.source, stats.json; prints the tables
-#         3- vocabulary and model (not built yet)
+#         3 vocabulary: one joint sentencepiece model (unigram, --vocab-size V, default 32000)
+#           on the train text of both languages -> <data-dir>/spm.model
+#         4- model (not built yet)
 # Without --stop-stage, stages 1-2 run. The pinned list is rebuilt (rarely) with
 #   python -m nmt.data.harvest packages --list recipes/debian_nmt/packages.txt
 set -euo pipefail
@@ -33,6 +36,7 @@ ding_data=data/ding_nmt
 ding_holdout=
 asr_copies=
 build_args=
+vocab_size=32000
 
 usage() { sed -n '2,/^[^#]/{/^#/p}' "$0" | sed 's/^# \{0,1\}//'; }
 while [[ $# -gt 0 ]]; do
@@ -50,12 +54,13 @@ while [[ $# -gt 0 ]]; do
     --no-ding-holdout) ding_holdout=--no-ding-holdout; shift ;;
     --asr-copies) asr_copies=--asr-copies; shift ;;
     --build-args) build_args=$2; shift 2 ;;
+    --vocab-size) vocab_size=$2; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "unknown option: $1" >&2; usage >&2; exit 2 ;;
   esac
 done
-if (( stop_stage > 2 )); then
-  echo "stages 3 and later (vocabulary, model) are not built yet; use --stop-stage 2" >&2; exit 2
+if (( stop_stage > 3 )); then
+  echo "stages 4 and later (model) are not built yet; use --stop-stage 3" >&2; exit 2
 fi
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -86,4 +91,9 @@ if run_stage 2; then
     "${source_args[@]}" --valid-pairs "$valid_pairs" --test-pairs "$test_pairs" \
     --ding-data "$ding_data" $ding_holdout $asr_copies $build_args
   "$python" -m nmt.data.harvest report --data "$data_dir" --cache "$cache"
+fi
+
+if run_stage 3; then
+  echo "== stage 3: joint sentencepiece, $vocab_size pieces -> $data_dir/spm.model"
+  nice -n 10 "$python" -m nmt.data.prepare spm --data "$data_dir" --vocab-size "$vocab_size"
 fi
