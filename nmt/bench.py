@@ -89,7 +89,7 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
         "encoder": _encoder_records(model, translators["full"], timed, c.batches, reuse,
                                     device, cfg),
         "agreement": _agreement(translators["svd"], sources[: c.agreement_sentences],
-                                references[: c.agreement_sentences], device),
+                                references and references[: c.agreement_sentences], device),
         "large_vocab": _large_vocab(translators, timed, c, device, cfg),
     }
 

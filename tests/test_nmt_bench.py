@@ -113,6 +113,19 @@ def test_a_reuse_setting_that_does_not_fit_the_encoder_is_one_clear_error(
     assert not (tmp_path / "results.json").exists()
 
 
+def test_own_sentences_without_references_time_decoding_and_skip_agreement(model_dir, tmp_path):
+    sentences = tmp_path / "own.en"
+    sentences.write_text("the house is small .\nwhere is the station ?\n", encoding="utf-8")
+    out = tmp_path / "bench"
+    run = subprocess.run(BENCH + [f"model={model_dir}", f"nmt.sentences={sentences}",
+                                  "nmt.large_vocab=0", f"hydra.run.dir={out}"],
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    results = json.loads((out / "results.json").read_text())
+    assert results["setup"]["sentences"] == 2 and results["decoding"]
+    assert results["agreement"]["states"] == 0
+
+
 def test_the_encoder_bound_comes_from_the_operation_counts_of_the_pattern():
     config = NMTModelConfig(d_model=64, heads=4, ffn_dim=256, encoder_layers=4)
     plain = encoder_flops(config, 30, [1, 1, 1, 1])
