@@ -47,15 +47,7 @@ def debian_catalogues(harvest: Harvest, counts: Counter) -> Iterator[RawMessage]
             match = GERMAN_CATALOGUE.search(relative)
             if not match:
                 continue
-            try:
-                messages = read_messages(path, counts)
-            except ValueError:
-                counts["unreadable_files"] += 1
-                continue
-            counts["files"] += 1
-            origin = f"{package.name}/{match.group(3)}"
-            for english, german in messages:
-                yield english, german, origin
+            yield from _catalogue_pairs(path, f"{package.name}/{match.group(3)}", counts)
 
 
 def package_descriptions(harvest: Harvest, counts: Counter) -> Iterator[RawMessage]:
@@ -202,15 +194,8 @@ def wheel_catalogues(harvest: Harvest, counts: Counter) -> Iterator[RawMessage]:
                 if not target.is_file():
                     target.parent.mkdir(parents=True, exist_ok=True)
                     target.write_bytes(archive.read(name))
-                try:
-                    messages = read_messages(target, counts)
-                except ValueError:
-                    counts["unreadable_files"] += 1
-                    continue
-                counts["files"] += 1
-                origin = f"{wheel.name.split('-')[0]}/{Path(name).stem}"
-                for english, german in messages:
-                    yield english, german, origin
+                yield from _catalogue_pairs(
+                    target, f"{wheel.name.split('-')[0]}/{Path(name).stem}", counts)
 
 
 SOURCES: dict[str, Callable[[Harvest, Counter], Iterator[RawMessage]]] = {
@@ -224,3 +209,15 @@ SOURCES: dict[str, Callable[[Harvest, Counter], Iterator[RawMessage]]] = {
     "pypi_catalogues": wheel_catalogues,
     "man_pages": man_pages,
 }
+
+
+def _catalogue_pairs(path: Path, origin: str, counts: Counter) -> Iterator[RawMessage]:
+    """(english, german, origin) of one .mo/.po file; an unreadable file is counted, skipped."""
+    try:
+        messages = read_messages(path, counts)
+    except ValueError:
+        counts["unreadable_files"] += 1
+        return
+    counts["files"] += 1
+    for english, german in messages:
+        yield english, german, origin
