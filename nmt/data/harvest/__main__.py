@@ -27,6 +27,7 @@ from nmt.data.harvest.apt import PrivateApt
 from nmt.data.harvest.build import (HARVEST_SPLIT_SEED, TEST_FRACTION, VALID_FRACTION,
                                     build_corpus, ding_corpus_keys, write_raw)
 from nmt.data.harvest.clean import CleanSettings
+from nmt.data.harvest.mix import mix_corpus
 from nmt.data.harvest.fetch import (build_package_list, fetch_packages, fetch_wheels,
                                     read_game_names, read_wheel_list)
 from nmt.data.harvest.package_list import read_package_list
@@ -100,6 +101,15 @@ def build_parser() -> argparse.ArgumentParser:
                        help="do not hold the Ding valid/test English out of train")
     build.add_argument("--asr-copies", action="store_true",
                        help="add ASR-style (lower case, unpunctuated) English copies to train")
+    mix = commands.add_parser("mix", help="harvested corpus + Ding train copies → the training mix")
+    mix.add_argument("--corpus", type=Path, default=Path("data/debian_nmt"),
+                     help="folder written by build (default %(default)s)")
+    mix.add_argument("--ding-data", type=Path, default=Path("data/ding_nmt"),
+                     help="the Ding corpus (python -m nmt.data.prepare ding; default %(default)s)")
+    mix.add_argument("--ding-copies", type=int, default=3,
+                     help="copies of the Ding train in the mix (default %(default)s)")
+    mix.add_argument("--out", type=Path, default=Path("data/debian_nmt_mix"),
+                     help="output folder (default %(default)s)")
     report = commands.add_parser("report", help="markdown tables of a built corpus")
     report.add_argument("--data", type=Path, default=Path("data/debian_nmt"),
                         help="folder written by build (default %(default)s)")
@@ -124,6 +134,10 @@ def run(args: argparse.Namespace) -> str:
         harvest_path = args.cache / HARVEST_STATS
         harvest = json.loads(harvest_path.read_text()) if harvest_path.is_file() else None
         return corpus_tables(json.loads(stats_path.read_text()), harvest)
+    if args.command == "mix":
+        stats = mix_corpus(args.corpus, args.ding_data, args.out, args.ding_copies)
+        return (f"wrote {args.out}: " + ", ".join(f"{k} {v}" for k, v in stats["pairs"].items())
+                + " pairs")
     if args.command == "build":
         settings = CleanSettings(LengthFilter(args.min_words, args.max_words, args.max_ratio),
                                  args.min_stopwords)
