@@ -16,6 +16,7 @@ from echoformer.device import prepare_inference
 from echoformer.model_dir import ModelDirError
 from echoformer.output_layer import (SOFTMAX_KINDS, SoftmaxConfig, requested_softmax,
                                      stored_softmax)
+from echoformer.quantize import DTYPES, check_dtype
 
 
 def train_main() -> None:
@@ -65,6 +66,9 @@ def build_transcribe_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch-size", type=int, default=8, metavar="B",
                         help="files (or chunks) decoded together (default 8)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda[:N] or auto (default cpu)")
+    parser.add_argument("--dtype", choices=DTYPES, default="float32",
+                        help="float32, or int8: dynamic int8 linear layers (the decoder's "
+                             "output layer and an LM stay float32), CPU only (default float32)")
     parser.add_argument("--format", choices=("text", "jsonl"), default="text",
                         help="text: one transcript a line; jsonl: audio, text, duration and "
                              "processing seconds")
@@ -104,6 +108,8 @@ def load_transcriber(args: argparse.Namespace, model_flag: str = "--model"):
     from echoformer.model_dir import load_model_dir
     from echoformer.shipped import default_model
 
+    dtype = getattr(args, "dtype", "float32")
+    check_dtype(dtype, args.device)  # before loading anything
     loaded = load_model_dir(args.model or default_model("asr", model_flag), args.device)
     chunk = args.chunk_seconds or default_chunk_seconds(loaded.task)
     transcriber = Transcriber(loaded, None, args.batch_size, chunk, args.overlap_seconds,
@@ -126,6 +132,7 @@ def load_transcriber(args: argparse.Namespace, model_flag: str = "--model"):
     transcriber.use_softmax(requested_softmax(args.softmax, args.svd_window,
                                               args.svd_candidates, stored)
                             or SoftmaxConfig(**stored))
+    transcriber.use_dtype(dtype)
     return transcriber
 
 

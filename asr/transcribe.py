@@ -25,6 +25,7 @@ from asr.model import ASRModel
 from asr.stitch import ChunkStitcher
 from echoformer.model_dir import TOKENIZER_FILE, LoadedModel, ModelDirError
 from echoformer.output_layer import SoftmaxConfig
+from echoformer.quantize import quantize_for_inference
 from echoformer.svd_cache import cached_svd_factors
 
 
@@ -84,6 +85,7 @@ class Transcriber:
         self.batch_size, self.device = batch_size, torch.device(device)
         self.chunk_seconds, self.overlap_seconds = chunk_seconds, overlap_seconds
         self.lm: PieceLM | None = None
+        self.dtype = "float32"
 
     def use_lm(self, directory: str | Path) -> None:
         """Fuse the language model of model directory `directory` (asr-lm-train, trained on
@@ -103,6 +105,17 @@ class Transcriber:
             factors = cached_svd_factors(output.linear, output.svd.window, self.loaded.path,
                                          self.loaded.meta["weights_sha256"])
             output.install_factors(factors)
+
+    def use_dtype(self, dtype: str) -> None:
+        """float32 as trained, or int8 (CPU only): the model's linear layers dynamic int8
+        (`echoformer.quantize`; the decoder's output layer and a language model stay
+        float32); int8 is not undone."""
+        if dtype == self.dtype:
+            return
+        if self.dtype != "float32":
+            raise ValueError(f"the model is already {self.dtype}; load it again for {dtype}")
+        quantize_for_inference(self.model, dtype, self.device)
+        self.dtype = dtype
 
     def transcribe(self, paths: Iterable[str | Path]) -> Iterator[Transcript]:
         """One `Transcript` per path, in input order. `paths` is read lazily and at most about

@@ -20,6 +20,7 @@ from echoformer.console import stops_quietly_on_closed_stdout
 from echoformer.device import prepare_inference
 from echoformer.model_dir import ModelDirError, read_meta
 from echoformer.output_layer import SOFTMAX_KINDS, requested_softmax, stored_softmax
+from echoformer.quantize import DTYPES
 from echoformer.search import DecodingOptions
 from echoformer.shipped import default_model
 from nmt.data.local import iter_lines, not_utf8_message
@@ -29,6 +30,7 @@ TRANSLATE_DESCRIPTION = """`nmt-translate`: translate text with a model director
 
     nmt-translate --model exp/nmt/en-de/base-none/model < test.en > test.hyp.de
     nmt-translate --model DIR --beam-size 5 --softmax svd --svd-window 32 test.en
+    nmt-translate --model DIR --dtype int8 test.en   # int8 linear layers, CPU
 
 Input lines keep their order; an empty (or blank) line gives an empty line; a line longer than
 the model's max_length is translated from its first tokens, with a warning on stderr. With
@@ -122,6 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--svd-window", type=int, help="SVD-softmax window W (default D/8)")
     parser.add_argument("--svd-candidates", type=int, help="SVD-softmax candidates N (V/16)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda[:N] or auto (default cpu)")
+    parser.add_argument("--dtype", choices=DTYPES, default="float32",
+                        help="float32, or int8: dynamic int8 linear layers, CPU only "
+                             "(default float32)")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads (0 = default)")
     parser.add_argument("--quiet", action="store_true", help="no summary on stderr")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction,
@@ -152,7 +157,7 @@ def translate_main(argv: Sequence[str] | None = None) -> int:
             args.model = default_model("nmt")
         softmax = requested_softmax(args.softmax, args.svd_window, args.svd_candidates,
                                     stored_softmax(read_meta(args.model)))
-        translator = Translator(args.model, args.device, softmax)
+        translator = Translator(args.model, args.device, softmax, dtype=args.dtype)
         translator.options = _options(args, translator.options)
         rows = iter_inputs(args.files)
     except (ModelDirError, FileNotFoundError, ValueError) as error:
@@ -171,7 +176,8 @@ def translate_main(argv: Sequence[str] | None = None) -> int:
         print(f"nmt-translate: {report.lines} lines, {report.words} output words in "
               f"{seconds:.1f} s ({report.lines / max(seconds, 1e-9):.1f} lines/s; beam "
               f"{o.beam_size}, batch {args.batch_size}, softmax "
-              f"{translator.model.output.softmax.kind}, {args.device})", file=sys.stderr)
+              f"{translator.model.output.softmax.kind}, {args.dtype}, {args.device})",
+              file=sys.stderr)
     for name, count in report.not_utf8.items():
         message = not_utf8_message(name, report.not_utf8_shown[name], count)
         print(f"nmt-translate: {message} Their output lines are empty; convert the file to "

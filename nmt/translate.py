@@ -16,6 +16,7 @@ import torch
 from echoformer.data.batching import pad
 from echoformer.model_dir import ModelDirError, load_model_dir
 from echoformer.output_layer import SoftmaxConfig
+from echoformer.quantize import check_dtype, quantize_for_inference
 from echoformer.search import BeamSearch, DecodingOptions
 from echoformer.svd_cache import cached_svd_factors
 from echoformer.text_norm import normalize_text
@@ -43,12 +44,14 @@ class Translator:
     """A loaded model directory plus how to decode.
 
     softmax: the inference output layer (None = the model's own default);
-    options: decoding options (None = the defaults stored with the model).
+    options: decoding options (None = the defaults stored with the model);
+    dtype: float32, or int8 (CPU only: dynamic int8 linear layers, `echoformer.quantize`).
     """
 
     def __init__(self, model_dir: Path, device: str | torch.device = "cpu",
                  softmax: SoftmaxConfig | None = None,
-                 options: DecodingOptions | None = None) -> None:
+                 options: DecodingOptions | None = None, dtype: str = "float32") -> None:
+        check_dtype(dtype, device)
         loaded = load_model_dir(model_dir, device)
         if not isinstance(loaded.model, TransformerNMT):
             raise ModelDirError(f"{model_dir} holds a {loaded.meta.get('model_type')} model, "
@@ -62,6 +65,8 @@ class Translator:
         if output.svd is not None:
             output.install_factors(cached_svd_factors(
                 output.linear, output.svd.window, loaded.path, loaded.meta["weights_sha256"]))
+        self.dtype = dtype
+        quantize_for_inference(self.model, dtype, device)
         self.max_length = self.model.config.max_length
 
     def translate(self, lines: Sequence[str], batch_size: int = 32) -> list[Translation]:
