@@ -29,6 +29,8 @@ from torch import nn
 from echoformer.tokenizer import Tokenizer
 
 FORMAT_VERSION = 1
+# weights.pt key of the per-row scales of a matrix stored in int8 (model.yaml `int8_rows`)
+INT8_SCALE_SUFFIX = "::scale"
 META_FILE, WEIGHTS_FILE, TOKENIZER_FILE = "model.yaml", "weights.pt", "spm.model"
 RUN_CONFIG_FILE = "train_config.yaml"
 
@@ -205,7 +207,9 @@ def initialise_from(model: nn.Module, directory: Path, tokenizer_model: Path) ->
 
 
 def _read_weights(directory: Path, meta: dict[str, Any]) -> dict[str, torch.Tensor]:
-    """weights.pt of `directory`, checked against model.yaml's checksum, tensors only."""
+    """weights.pt of `directory`, checked against model.yaml's checksum, tensors only; the
+    matrices model.yaml lists in `int8_rows` (echoformer.shipped --int8-embedding) are turned
+    back into float (int8 × the row's scale)."""
     weights = directory / WEIGHTS_FILE
     if not weights.is_file():
         raise ModelDirError(f"{weights} is missing; the model directory is incomplete")
@@ -213,12 +217,23 @@ def _read_weights(directory: Path, meta: dict[str, Any]) -> dict[str, torch.Tens
         raise ModelDirError(f"{weights} does not match the checksum in {META_FILE}: the file "
                             "is damaged or was replaced; export the model again")
     try:
-        return torch.load(weights, map_location="cpu", weights_only=True)
+        state = torch.load(weights, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
         raise ModelDirError(
             f"{weights} was refused: it holds more than tensors (objects that would run code "
             f"when loaded), so it is not loaded; use a model directory written by "
             f"asr-train or nmt-train. ({str(error).splitlines()[0]})") from None
+    dequantised: dict[int, torch.Tensor] = {}
+    for name in meta.get("int8_rows") or []:
+        scale = state.pop(name + INT8_SCALE_SUFFIX, None)
+        if name not in state or scale is None:
+            raise ModelDirError(f"{weights} lacks {name} or its scale {name}{INT8_SCALE_SUFFIX}, "
+                                f"which {META_FILE} lists in int8_rows; export the model again")
+        rows = state[name]
+        if rows.data_ptr() not in dequantised:  # tied names: one float copy
+            dequantised[rows.data_ptr()] = rows.float() * scale.float()[:, None]
+        state[name] = dequantised[rows.data_ptr()]
+    return state
 
 
 def _write_yaml(path: Path, data: dict[str, Any]) -> None:

@@ -5,7 +5,10 @@
     models/asr-en-lm/    the word-piece language model fused with asr-en's decoding
 
 A shipped model is an ordinary model directory (echoformer.model_dir) whose weights are stored
-in half precision; loading casts them back to the model's float32 parameters.
+in half precision; loading casts them back to the model's float32 parameters. A model whose
+vocabulary matrix is most of its size (32K pieces × 256 is 8.2M of nmt_model=small's 14.2M
+parameters) may store that matrix in int8 with one float16 scale per row
+(`--int8-embedding`, model.yaml `int8_rows`), which loading turns back into float32.
 
     python -m echoformer.shipped export exp/ding_nmt/en-de/small-g2/model models/nmt-en-de \
         --svd-window 64
@@ -23,8 +26,8 @@ from pathlib import Path
 import torch
 import yaml
 
-from echoformer.model_dir import (META_FILE, WEIGHTS_FILE, ModelDirError, file_sha256,
-                                  read_meta)
+from echoformer.model_dir import (INT8_SCALE_SUFFIX, META_FILE, WEIGHTS_FILE, ModelDirError,
+                                  file_sha256, read_meta)
 from echoformer.paths import PROJECT_ROOT
 from echoformer.tasks import decoding_options_class
 
@@ -55,7 +58,8 @@ def shipped_lm() -> Path | None:
 
 
 def export_half(source: Path, target: Path, limit: int = MAX_SHIPPED_BYTES,
-                decoding: dict | None = None, softmax: dict | None = None) -> dict:
+                decoding: dict | None = None, softmax: dict | None = None,
+                int8_embedding: bool = False) -> dict:
     """Copy model directory `source` to `target` with float weights in half precision.
 
     `decoding` overrides entries of the model's decoding defaults (``task.decoding`` in
@@ -64,7 +68,8 @@ def export_half(source: Path, target: Path, limit: int = MAX_SHIPPED_BYTES,
     same type, and the task's decoding options must accept the result.
     `softmax` sets the model's SVD-softmax defaults (``architecture.softmax``: ``window`` W,
     ``candidates`` N), which `--softmax svd` without `--svd-window`/`--svd-candidates` uses;
-    the kind (full or svd) stays the source's. Raises
+    the kind (full or svd) stays the source's. `int8_embedding` stores the float matrices of
+    shape (vocab_size, d) in int8 rows (see the module docstring). Raises
     ``ModelDirError`` when the result would exceed `limit` bytes or an override does not fit.
     Returns a summary (parameters, bytes). The copy replaces `target` only once it is complete.
     """
@@ -74,6 +79,13 @@ def export_half(source: Path, target: Path, limit: int = MAX_SHIPPED_BYTES,
     _override_softmax(meta, softmax or {}, source)
     state = torch.load(source / WEIGHTS_FILE, map_location="cpu", weights_only=True)
     half = _half_precision(state)
+    int8_keys: list[str] = []
+    if int8_embedding:
+        vocab = (meta.get("architecture") or {}).get("vocab_size")
+        half, int8_keys = int8_rows(half, vocab)
+        if not int8_keys:
+            raise ModelDirError(f"--int8-embedding: {source} has no float matrix of "
+                                f"{vocab} rows (its vocabulary) to store in int8")
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
@@ -83,6 +95,8 @@ def export_half(source: Path, target: Path, limit: int = MAX_SHIPPED_BYTES,
         torch.save(half, staging / WEIGHTS_FILE)
         meta["weights_sha256"] = file_sha256(staging / WEIGHTS_FILE)
         meta["weights_dtype"] = "float16"
+        if int8_keys:
+            meta["int8_rows"] = int8_keys
         (staging / META_FILE).write_text(
             yaml.safe_dump(meta, sort_keys=False, allow_unicode=True), encoding="utf-8")
         for path in staging.iterdir():
@@ -98,7 +112,9 @@ def export_half(source: Path, target: Path, limit: int = MAX_SHIPPED_BYTES,
         staging.rename(target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    distinct = {t.data_ptr(): t.numel() for t in half.values() if t.is_floating_point()}
+    distinct = {t.data_ptr(): t.numel() for name, t in half.items()
+                if (t.is_floating_point() and not name.endswith(INT8_SCALE_SUFFIX))
+                or name in int8_keys}
     return {"parameters": sum(distinct.values()), "bytes": size}
 
 
@@ -181,6 +197,28 @@ def _half_precision(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return result
 
 
+def int8_rows(state: dict[str, torch.Tensor], vocab_size: int | None
+              ) -> tuple[dict[str, torch.Tensor], list[str]]:
+    """`state` with each float matrix of `vocab_size` rows stored as int8 (symmetric, one
+    float16 scale per row, key `NAME::scale`); tied names still share one int8 storage.
+    Returns the new state and the names stored so (model_dir reads them back)."""
+    result, keys, done = {}, [], {}
+    for name, tensor in state.items():
+        if not (tensor.is_floating_point() and tensor.dim() == 2 and vocab_size
+                and tensor.shape[0] == vocab_size):
+            result[name] = tensor
+            continue
+        if tensor.data_ptr() not in done:
+            rows = tensor.float()
+            scale = rows.abs().amax(dim=1).clamp_min(1e-12) / 127.0
+            scale = scale.half()
+            quantised = torch.round(rows / scale.float()[:, None]).clamp(-127, 127)
+            done[tensor.data_ptr()] = (quantised.to(torch.int8), scale)
+        result[name], result[name + INT8_SCALE_SUFFIX] = done[tensor.data_ptr()]
+        keys.append(name)
+    return result, keys
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m echoformer.shipped",
@@ -199,13 +237,17 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument(
         "--svd-candidates", type=int, metavar="N", help="the copy's SVD-softmax candidates "
         "(default: the source's)")
+    export.add_argument(
+        "--int8-embedding", action="store_true", help="store the vocabulary matrices "
+        "(embedding, output layer) in int8 with a float16 scale per row: half their size, "
+        "for a large vocabulary that would not fit in 25 MB")
     args = parser.parse_args(argv)
     softmax = {key: value for key, value in (("window", args.svd_window),
                                              ("candidates", args.svd_candidates))
                if value is not None}
     try:
         summary = export_half(args.source, args.target, decoding=dict(args.decoding),
-                              softmax=softmax)
+                              softmax=softmax, int8_embedding=args.int8_embedding)
     except (ModelDirError, OSError) as error:  # OSError: e.g. SOURCE without weights.pt
         print(f"echoformer.shipped: {error}", file=sys.stderr)
         return 1
