@@ -3,7 +3,8 @@
 `DurationBatchSampler` sorts utterances by duration and cuts the sorted list into batches of
 at most `max_batch_seconds` of padded audio (batch size × longest utterance), so similar
 lengths share a batch and little compute goes to padding; the batch order is shuffled with a
-seed per epoch (resumable).
+seed per epoch (resumable). With acoustic augmentation (`asr.augment.WaveformAugment`) a
+read is augmented as the dataset's epoch (`set_epoch`) and the utterance index decide.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from torch import Tensor
 from torch.utils.data import Dataset, Sampler
 
 from asr.audio import SAMPLE_RATE, AudioError, load_audio
+from asr.augment import WaveformAugment
 from asr.data.manifest import Utterance
 from asr.features import compute_fbank
 from echoformer.tokenizer import Tokenizer
@@ -31,14 +33,17 @@ class SpeechDataset(Dataset):
     the model hears more voices); empty = off. vtlp_factors: vocal-tract-length perturbation:
     each read's fbank is computed with one of these Kaldi VTLN warp factors drawn at random
     (1.1 shows the spectrum 10% higher, as a shorter vocal tract would; tempo untouched);
-    empty = off. cache: keep computed features (small corpora, many epochs; off when dither
-    or a perturbation is on, which change every read).
+    empty = off. augment: the acoustic augmentation chain after speed perturbation; with it,
+    the speed factor and the warp are drawn like its steps, from (seed, epoch, index), so a
+    read is the same whenever and wherever it happens (without it, from torch's global RNG).
+    cache: keep computed features (small corpora, many epochs; off when dither, a
+    perturbation or augmentation is on, which change every read).
     """
 
     def __init__(self, utterances: Sequence[Utterance], tokenizer: Tokenizer,
                  dither: float = 0.0, cache: bool = False,
-                 speed_factors: Sequence[float] = (), vtlp_factors: Sequence[float] = ()
-                 ) -> None:
+                 speed_factors: Sequence[float] = (), vtlp_factors: Sequence[float] = (),
+                 augment: WaveformAugment | None = None) -> None:
         if any(not f > 0 for f in speed_factors):
             raise ValueError(f"data.speed_perturb={list(speed_factors)}: every speed factor "
                              "must be > 0 (e.g. [0.9,1.0,1.1]; [] turns it off)")
@@ -51,11 +56,21 @@ class SpeechDataset(Dataset):
         perturbed = any(f != 1.0 for f in speed_factors)
         self.speed = T.SpeedPerturbation(SAMPLE_RATE, list(speed_factors)) if perturbed else None
         self.vtlp = list(vtlp_factors) if any(f != 1.0 for f in vtlp_factors) else []
-        self._cache: dict[int, Tensor] | None = (
-            {} if cache and dither == 0 and self.speed is None and not self.vtlp else None)
+        self.augment, self.epoch = augment, 0
+        fixed = dither == 0 and self.speed is None and not self.vtlp and augment is None
+        self._cache: dict[int, Tensor] | None = {} if cache and fixed else None
 
     def __len__(self) -> int:
         return len(self.utterances)
+
+    def set_epoch(self, epoch: int) -> None:
+        """The epoch that, with the utterance index, seeds the augmentation of a read."""
+        self.epoch = epoch
+
+    def _draw(self, choices: Sequence, index: int, step: str):
+        if self.augment is None:
+            return choices[int(torch.randint(len(choices), ()))]
+        return choices[int(self.augment.generator(self.epoch, index, step).integers(len(choices)))]
 
     def __getitem__(self, index: int) -> tuple[Tensor, list[int]]:
         if self._cache is not None and index in self._cache:
@@ -64,8 +79,10 @@ class SpeechDataset(Dataset):
         try:
             waveform = load_audio(utt.audio)
             if self.speed is not None:
-                waveform, _ = self.speed(waveform)
-            warp = self.vtlp[int(torch.randint(len(self.vtlp), ()))] if self.vtlp else 1.0
+                waveform, _ = self._draw(self.speed.speeders, index, "speed")(waveform)
+            if self.augment is not None:
+                waveform = self.augment(waveform, self.epoch, index)
+            warp = self._draw(self.vtlp, index, "vtlp") if self.vtlp else 1.0
             features = compute_fbank(waveform, dither=self.dither, vtln_warp=warp)
         except AudioError as err:
             raise AudioError(f"{err} (training utterance {index})") from err

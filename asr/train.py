@@ -22,6 +22,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader
 
+from asr.augment import WaveformAugment, babble_bank
 from asr.config import ASRTrainConfig, register
 from asr.conformer import subsampled_lengths
 from asr.data.manifest import ManifestError, Utterance, read_manifest
@@ -63,6 +64,18 @@ def trainable(utterances: list[Utterance], tokenizer: Tokenizer, max_duration: f
         if utt.duration <= max_duration and len(tokenizer.encode(utt.text)) <= int(frames):
             kept.append(utt)
     return kept, len(utterances) - len(kept)
+
+
+def training_augment(config: ASRTrainConfig, train_utts: list[Utterance]
+                     ) -> WaveformAugment | None:
+    """The acoustic augmentation of training reads; None for asr_augment=none (reads as
+    they were)."""
+    augment = config.augment
+    if not augment.enabled:
+        return None
+    bank = (babble_bank([u.audio for u in train_utts], augment.babble.bank, config.trainer.seed)
+            if augment.babble.p > 0 else [])
+    return WaveformAugment(augment, config.trainer.seed, bank)
 
 
 def _data_paths(config: ASRTrainConfig) -> tuple[Path, Path, Path, Path]:
@@ -114,7 +127,7 @@ def _train(config: ASRTrainConfig, run_dir: Path, device: torch.device, world: W
               f"parameters, reuse pattern {pattern}, vocabulary {tokenizer.vocab_size}, device "
               f"{device}{processes}{start}", file=sys.stderr)
     train_set = SpeechDataset(train_utts, tokenizer, d.dither, d.cache_features,
-                              d.speed_perturb, d.vtlp)
+                              d.speed_perturb, d.vtlp, training_augment(config, train_utts))
     valid_set = SpeechDataset(valid_utts, tokenizer, 0.0, d.cache_features)
     train_sampler = DurationBatchSampler(train_set.durations, d.max_batch_seconds,
                                          shuffle=True, seed=config.trainer.seed)
@@ -131,6 +144,7 @@ def _train(config: ASRTrainConfig, run_dir: Path, device: torch.device, world: W
 
     def train_batches(epoch: int):
         train_sampler.set_epoch(epoch)
+        train_set.set_epoch(epoch)  # before the loader starts (and forks) its workers
         seed = config.trainer.seed + epoch
         if not world.is_distributed:
             return loader(train_set, train_sampler, seed)
