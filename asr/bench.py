@@ -8,6 +8,12 @@ frames/s, batch 1. A third copy has each self-attention module replaced by `Atte
 encoder spent in self-attention (projections, relative positions, map and output). The three
 are timed interleaved in one `compare` call.
 
+ONNX Runtime (`peer` records, with `asr.onnxruntime=true` on CPU when the peers extra is
+installed): the no-reuse and the reuse encoder exported as ONNX graphs (`asr.export_onnx`,
+map reuse kept in the graph), run by onnxruntime on the same input with torch's thread
+count, timed in the same `compare` call as ours; ratio = onnxruntime ms / our ms (above 1:
+ours is faster), max_abs_diff = largest |onnxruntime − ours| on that input.
+
 Real-time factor: the trained model itself transcribes up to `asr.max_utterances` files of a
 manifest (default: `test.jsonl` of the data folder it was trained on) with each decoding
 method, file by file (batch 1); rtf = wall-clock seconds / audio seconds, after one untimed
@@ -17,17 +23,22 @@ fuse a language model are timed again with it ("joint_beam + LM"), at the LM's s
 
 from __future__ import annotations
 
+import importlib.util
 import sys
+import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
 import torch
 import yaml
 from omegaconf import DictConfig, OmegaConf
 from torch import Tensor, nn
 
+from asr import export_onnx
 from asr.data.manifest import ManifestError, Utterance, read_manifest
 from asr.decoding import LM_METHODS, METHODS, ASRDecodingOptions
 from asr.features import NUM_MEL_BINS
@@ -38,6 +49,7 @@ from echoformer.bench.config import reuse_rows_pattern
 from echoformer.bench.layers import SOFTMAX_FLOPS_PER_SCORE
 from echoformer.bench.report import log_axis_at, markdown_table, save_figure
 from echoformer.bench.timing import compare, machine_facts
+from echoformer.export import onnx_graph
 from echoformer.model_dir import (RUN_CONFIG_FILE, TOKENIZER_FILE, LoadedModel, ModelDirError,
                                   load_model_dir)
 
@@ -51,6 +63,10 @@ ENCODER_COLUMNS = [("seconds", "seconds", "g"), ("frames", "frames", "d"),
 ATTENTION_COLUMNS = [("seconds", "seconds", "g"), ("encoder_ms", "encoder ms", ".1f"),
                      ("without_attention_ms", "without attention ms", ".1f"),
                      ("attention_share", "attention share", ".0%")]
+PEER_COLUMNS = [("seconds", "seconds", "g"), ("variant", "encoder", "s"),
+                ("pattern_text", "pattern", "s"), ("ours_ms", "ours ms", ".1f"),
+                ("ms", "onnxruntime ms", ".1f"), ("ratio", "ratio", ".2f"),
+                ("max_abs_diff", "max |diff|", ".1e")]
 RTF_COLUMNS = [("method", "method", "s"), ("beam_size", "beam", "d"),
                ("utterances", "files", "d"), ("audio_seconds", "audio s", ".1f"),
                ("processing_seconds", "processing s", ".2f"), ("rtf", "RTF", ".4f")]
@@ -69,6 +85,9 @@ class ASRBenchConfig:
     # A language model (asr-lm-train model dir): the methods that can fuse one are timed
     # again with it, at its stored fusion settings ("joint_beam + LM" rows).
     lm: str | None = None
+    # ONNX Runtime rows for the encoder (CPU only; skipped with the reason recorded when
+    # onnx, onnxscript or onnxruntime is not installed)
+    onnxruntime: bool = True
 
 
 QUICK = {"seconds": [5.0, 10.0], "max_utterances": 2}  # asr.* under bench quick=true
@@ -112,34 +131,83 @@ def encoder_flops(config: ASRModelConfig, frames: int, pattern: list[int]) -> fl
     return front + sum(pattern) * (feed_forward + convolution) + attention
 
 
+def onnxruntime_missing(device: str) -> str | None:
+    """Why there can be no ONNX Runtime rows here, or None."""
+    if not device.startswith("cpu"):
+        return f"ONNX Runtime rows are measured on CPU only (device={device})"
+    for name in ("onnx", "onnxscript", "onnxruntime"):
+        if importlib.util.find_spec(name) is None:
+            return f"{name} is not installed (pip install 'echoformer[peers]')"
+    return None
+
+
+def onnxruntime_encoders(encoders: dict[str, nn.Module], input_dim: int, folder: Path
+                         ) -> dict[str, Callable[[Tensor, Tensor], list]]:
+    """Each encoder exported to ONNX in `folder` and loaded in onnxruntime with torch's thread
+    count: name -> run(features, lengths) -> [encoded, lengths] as numpy arrays."""
+    runs = {}
+    for name, encoder in encoders.items():
+        path = export_onnx.export_encoder(export_onnx.EncoderGraph(encoder), input_dim,
+                                          folder / f"{name}.onnx")
+        session = onnx_graph.onnxruntime_session(path)
+        runs[name] = (lambda features, lengths, s=session: s.run(
+            None, {"features": features.numpy(), "lengths": lengths.numpy()}))
+    return runs
+
+
 def encoder_records(config: ASRModelConfig, seconds_list: list[float], reuse: list[int],
-                    device: str, warmup: int, repeats: int) -> tuple[list[dict], list[dict]]:
-    """(encoder records, attention records), one of each per input length: no reuse against
-    reuse pattern `reuse` (it must fit the layers)."""
+                    device: str, warmup: int, repeats: int, onnxruntime: bool = False
+                    ) -> tuple[list[dict], list[dict], list[dict]]:
+    """(encoder records, attention records, ONNX Runtime records), one of each per input
+    length (the last empty without `onnxruntime`, which needs device cpu and the peers
+    extra): no reuse against reuse pattern `reuse` (it must fit the layers)."""
     patterns = {"baseline": [1] * config.encoder_layers, "reuse": reuse}
     encoders = {name: random_encoder(config, pattern, device)
                 for name, pattern in patterns.items()}
-    encoders["without_attention"] = random_encoder(config, patterns["baseline"], device, True)
-    encoder_rows, attention_rows = [], []
-    for seconds in seconds_list:
-        frames = round(seconds * FRAMES_PER_SECOND)
-        g = torch.Generator().manual_seed(1)
-        x = torch.randn(1, frames, config.input_dim, generator=g).to(device)
-        lengths = torch.tensor([frames], device=device)
-        ms = compare({name: (lambda e=e: e(x, lengths)) for name, e in encoders.items()},
-                     device, warmup, repeats)
-        bound = (encoder_flops(config, frames, patterns["baseline"])
-                 / encoder_flops(config, frames, patterns["reuse"]))
-        speedup = ms["baseline"] / ms["reuse"]
-        encoder_rows.append({
-            "seconds": seconds, "frames": frames, "baseline_ms": ms["baseline"],
-            "reuse_ms": ms["reuse"], "speedup": speedup, "bound": bound,
-            "of_bound": speedup / bound, "pattern": patterns["reuse"]})
-        attention_rows.append({
-            "seconds": seconds, "frames": frames, "encoder_ms": ms["baseline"],
-            "without_attention_ms": ms["without_attention"],
-            "attention_share": max(0.0, 1.0 - ms["without_attention"] / ms["baseline"])})
-    return encoder_rows, attention_rows
+    with tempfile.TemporaryDirectory(prefix="asr_bench_onnx_") as folder:
+        peers = (onnxruntime_encoders(encoders, config.input_dim, Path(folder))
+                 if onnxruntime else {})
+        encoders["without_attention"] = random_encoder(config, patterns["baseline"], device,
+                                                       True)
+        encoder_rows, attention_rows, peer_rows = [], [], []
+        for seconds in seconds_list:
+            frames = round(seconds * FRAMES_PER_SECOND)
+            g = torch.Generator().manual_seed(1)
+            x = torch.randn(1, frames, config.input_dim, generator=g).to(device)
+            lengths = torch.tensor([frames], device=device)
+            fns = {name: (lambda e=e: e(x, lengths)) for name, e in encoders.items()}
+            fns.update({f"onnxruntime_{name}": (lambda r=r: r(x, lengths))
+                        for name, r in peers.items()})
+            ms = compare(fns, device, warmup, repeats)
+            bound = (encoder_flops(config, frames, patterns["baseline"])
+                     / encoder_flops(config, frames, patterns["reuse"]))
+            speedup = ms["baseline"] / ms["reuse"]
+            encoder_rows.append({
+                "seconds": seconds, "frames": frames, "baseline_ms": ms["baseline"],
+                "reuse_ms": ms["reuse"], "speedup": speedup, "bound": bound,
+                "of_bound": speedup / bound, "pattern": patterns["reuse"]})
+            attention_rows.append({
+                "seconds": seconds, "frames": frames, "encoder_ms": ms["baseline"],
+                "without_attention_ms": ms["without_attention"],
+                "attention_share": max(0.0, 1.0 - ms["without_attention"] / ms["baseline"])})
+            peer_rows += [_peer_record(name, run, encoders[name], patterns[name], x, lengths,
+                                       seconds, ms) for name, run in peers.items()]
+    return encoder_rows, attention_rows, peer_rows
+
+
+def _peer_record(name: str, run: Callable, encoder: nn.Module, pattern: list[int], x: Tensor,
+                 lengths: Tensor, seconds: float, ms: dict[str, float]) -> dict:
+    import onnxruntime
+
+    with torch.inference_mode():
+        ours = encoder(x, lengths)[0].numpy()
+    theirs = run(x, lengths)[0]
+    return {"engine": "onnxruntime", "version": onnxruntime.__version__,
+            "variant": "no reuse" if name == "baseline" else "reuse", "pattern": pattern,
+            "threads": torch.get_num_threads(), "batch": 1, "seconds": seconds,
+            "frames": x.shape[1], "ms": ms[f"onnxruntime_{name}"], "ours_ms": ms[name],
+            "ratio": ms[f"onnxruntime_{name}"] / ms[name],
+            "max_abs_diff": float(np.max(np.abs(ours - theirs)))}
 
 
 def default_manifest(model_dir: Path) -> Path:
@@ -237,8 +305,9 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
     config: ASRModelConfig = loaded.model.config
     assert config.input_dim == NUM_MEL_BINS, config.input_dim
     reuse = reuse_rows_pattern("asr", a, config.encoder_layers)
-    encoder, attention = encoder_records(config, list(a.seconds), reuse, cfg.device,
-                                         cfg.warmup, cfg.repeats)
+    peer_skipped = onnxruntime_missing(cfg.device) if a.onnxruntime else "asr.onnxruntime=false"
+    encoder, attention, peer = encoder_records(config, list(a.seconds), reuse, cfg.device,
+                                               cfg.warmup, cfg.repeats, peer_skipped is None)
     rtf = rtf_records(loaded, utterances, list(a.methods), cfg.device, cfg.warmup, a.lm)
     results = {
         "suite": "asr", "machine": machine_facts(cfg.device),
@@ -248,7 +317,9 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
                   "ffn_dim": config.ffn_dim, "trained_reuse_pattern":
                       list(loaded.model.encoder.reuse_pattern)},
         "manifest": str(manifest),
-        "encoder": encoder, "attention": attention, "rtf": rtf}
+        "encoder": encoder, "attention": attention, "peer": peer, "rtf": rtf}
+    if peer_skipped:
+        results["peer_skipped"] = peer_skipped
     plot_encoder(encoder, attention, out_dir)
     return results
 
@@ -265,6 +336,18 @@ def plot_encoder(encoder: list[dict], attention: list[dict], out_dir: Path) -> P
     for ax in (left, right):
         log_axis_at(ax, seconds)
     return save_figure(fig, out_dir / "asr_encoder.png")
+
+
+def _peer_section(results: dict) -> list[str]:
+    if not results.get("peer"):
+        return [f"No ONNX Runtime rows: {results.get('peer_skipped', 'none measured')}."]
+    rows = [dict(r, pattern_text=str(r["pattern"])) for r in results["peer"]]
+    first = rows[0]
+    return [f"The same encoders exported to ONNX (map reuse kept in the graph) and run by "
+            f"onnxruntime {first['version']} with {first['threads']} intra-op thread(s), on the "
+            "same input, timed in the same interleaved repeats as ours; ratio = onnxruntime "
+            "ms / ours ms (above 1: ours is faster); max |diff|: the largest difference of "
+            "their outputs.", "", markdown_table(rows, PEER_COLUMNS)]
 
 
 def markdown(results: dict) -> str:
@@ -297,6 +380,10 @@ def markdown(results: dict) -> str:
         markdown_table(results["attention"], ATTENTION_COLUMNS),
         "",
         "![encoder reuse speed-up and attention share](asr_encoder.png)",
+        "",
+        "## ONNX Runtime",
+        "",
+        *_peer_section(results),
         "",
         "## Real-time factor",
         "",

@@ -1,5 +1,6 @@
 """`bench suite=asr`: encoder latency records, the full run's output, and its errors."""
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -7,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from asr.bench import encoder_flops, encoder_records
+from asr.bench import encoder_flops, encoder_records, onnxruntime_missing
 from asr_fixtures import TINY, untrained_model_dir, write_tone
 
 BENCH = [sys.executable, "-m", "echoformer.bench.app", "suite=asr", "quick=true", "threads=1"]
@@ -15,8 +16,9 @@ BENCH = [sys.executable, "-m", "echoformer.bench.app", "suite=asr", "quick=true"
 
 def test_encoder_records_compare_no_reuse_with_reuse_per_length():
     config = replace(TINY, encoder_layers=4)
-    encoder, attention = encoder_records(config, [0.5, 1.0], reuse=[2, 2], device="cpu",
-                                         warmup=0, repeats=1)
+    encoder, attention, peer = encoder_records(config, [0.5, 1.0], reuse=[2, 2],
+                                               device="cpu", warmup=0, repeats=1)
+    assert peer == []  # onnxruntime rows only when asked for
     assert [r["frames"] for r in encoder] == [50, 100]
     for r in encoder:
         assert r["pattern"] == [2, 2]
@@ -29,11 +31,36 @@ def test_encoder_records_compare_no_reuse_with_reuse_per_length():
 
 def test_the_bound_of_an_uneven_pattern_comes_from_its_operation_counts():
     config = replace(TINY, encoder_layers=4)
-    encoder, _ = encoder_records(config, [0.5], reuse=[1, 3], device="cpu", warmup=0,
-                                 repeats=1)
+    encoder, _, _ = encoder_records(config, [0.5], reuse=[1, 3], device="cpu", warmup=0,
+                                    repeats=1)
     assert encoder[0]["pattern"] == [1, 3]
     assert encoder[0]["bound"] == pytest.approx(
         encoder_flops(config, 50, [1] * 4) / encoder_flops(config, 50, [1, 3]))
+
+
+@pytest.mark.skipif(onnxruntime_missing("cpu") is not None,
+                    reason=f"no ONNX Runtime rows: {onnxruntime_missing('cpu')}")
+def test_onnxruntime_rows_time_the_exported_encoders_beside_ours():
+    config = replace(TINY, encoder_layers=4)
+    encoder, _, peer = encoder_records(config, [0.5, 1.0], reuse=[1, 3], device="cpu",
+                                       warmup=0, repeats=1, onnxruntime=True)
+    assert [(r["seconds"], r["variant"], r["pattern"]) for r in peer] == [
+        (0.5, "no reuse", [1, 1, 1, 1]), (0.5, "reuse", [1, 3]),
+        (1.0, "no reuse", [1, 1, 1, 1]), (1.0, "reuse", [1, 3])]
+    for r, ours in zip(peer, [e[k] for e in encoder for k in ("baseline_ms", "reuse_ms")]):
+        assert r["engine"] == "onnxruntime" and r["ours_ms"] == ours
+        assert r["ratio"] == pytest.approx(r["ms"] / r["ours_ms"])
+        assert r["max_abs_diff"] <= 1e-4  # the same function
+
+
+def test_without_the_peer_or_on_cuda_the_reason_for_no_onnxruntime_rows_is_given(
+        monkeypatch):
+    assert "CPU only" in onnxruntime_missing("cuda")
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "onnxruntime" else find_spec(name, *a))
+    assert onnxruntime_missing("cpu") == ("onnxruntime is not installed "
+                                          "(pip install 'echoformer[peers]')")
 
 
 def test_the_operation_count_bound_follows_the_pattern():
@@ -76,6 +103,12 @@ def test_quick_run_writes_the_three_record_lists(model_and_manifest, tmp_path):
         assert r["rtf"] == pytest.approx(r["processing_seconds"] / r["audio_seconds"])
     for name in ("report.md", "asr_encoder.png"):
         assert (tmp_path / name).is_file(), name
+    if onnxruntime_missing("cpu") is None:
+        assert [(r["seconds"], r["variant"]) for r in results["peer"]] == [
+            (1, "no reuse"), (1, "reuse"), (2, "no reuse"), (2, "reuse")]
+        assert "onnxruntime ms" in (tmp_path / "report.md").read_text()
+    else:
+        assert results["peer"] == [] and results["peer_skipped"] == onnxruntime_missing("cpu")
 
 
 @pytest.mark.parametrize("override, named", [("asr.pattern=[3,5,7]", "asr.pattern"),
@@ -123,6 +156,7 @@ def test_a_language_model_adds_rows_for_the_methods_that_fuse_one(model_and_mani
     out = tmp_path / "bench"
     subprocess.run(BENCH + [f"model={model_dir}", f"asr.manifest={manifest}", "asr.seconds=[1]",
                             "repeats=1", "asr.methods=[ctc_greedy,joint_beam]",
+                            "asr.onnxruntime=false",
                             f"asr.lm={lm_dir}", f"hydra.run.dir={out}"],
                    check=True, capture_output=True)
     results = json.loads((out / "results.json").read_text())
