@@ -12,8 +12,9 @@
 # Steps:
 #   1 large corpus into data/synth_asr_large (stage 1: its dev and test sets)
 #   2 real-speech sets into data/real_speech (real_speech.sh stage 1)
-#   3 broad LM text into --text: lm_train.txt, lm_valid.txt, lm_text_summary.json    ~6 min
-#   4 the LM (asr-lm-train), --max-steps updates            ~0.55 s an update on 2 threads
+#   3 broad LM text into --text: lm_train.txt, lm_valid.txt, lm_text_summary.json    ~5 min
+#   4 the LM (asr-lm-train), --max-steps updates: 12,000 in ~1.8 h on 2 threads (0.53 s
+#     an update, as the shipped LM's run of the same model and batch size took)
 #   5 half-precision copy with the shipped LM's fusion settings into --out          seconds
 #   6 decode and score both synthetic test sets, joint_beam with the LM            ~1.5 min
 #   7 decode and score the real-speech dev set, joint_beam with the LM
@@ -21,7 +22,8 @@
 #   --dry-run        print the commands (one a line, shell-quoted) without running them
 #   --from-step N    first step to run (default 1); --to-step M last step (default 7)
 #   --threads T      torch CPU threads (default 2)
-#   --max-steps N    training updates (default 12000: about 4 epochs of the text)
+#   --max-steps N    training updates (default 12000: about 3 epochs of the ~13.5M training
+#                    pieces; the shipped LM had 10,832 updates in all)
 #   --init-from DIR  start from this LM's weights (e.g. models/asr-en-lm) instead of random
 #                    ones; the schedule is then a fine-tune's (peak lr 1e-3, 200 warm-up)
 #   --asr DIR        the recogniser whose pieces the LM predicts (its spm.model) and that
@@ -72,11 +74,11 @@ fi
 if step 2 "real-speech sets into $real"; then
   run bash recipes/synth_asr/real_speech.sh --data-dir "$real" --stage 1 --stop-stage 1
 fi
-if step 3 "broad LM text into $text (~6 min)"; then
+if step 3 "broad LM text into $text (~5 min)"; then
   run "$python" -m asr.data.lm_text --broad --out "$text" --exclude "${held_out[@]}" \
     --english data/debian_nmt/train.en --man-pages data/harvest/tree
 fi
-if step 4 "the LM: $max_steps updates (~0.55 s each on 2 threads)"; then
+if step 4 "the LM: $max_steps updates (~0.53 s each on 2 threads)"; then
   run "$lm_train" data.train="$text/lm_train.txt" data.valid="$text/lm_valid.txt" \
     data.tokenizer="$asr/spm.model" threads="$threads" "${schedule[@]}" \
     trainer.max_steps="$max_steps" trainer.valid_every=500 trainer.save_every=500 \
