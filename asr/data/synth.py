@@ -1,18 +1,27 @@
 """The embedded English speech corpus: sentences from the English side of the Ding dictionary,
-spoken by espeak-ng and flite voices with varied rate and pitch.
+spoken by espeak-ng and flite voices (the `default` voice set) or by every engine of
+`asr.data.synth_voices` (`broad`: also MBROLA, SVOX Pico, Festival, hibari-tts) with varied
+rate, pitch and intonation.
 
 Output folder:
     wav/<split>/<utt_id>.wav     16 kHz mono 16-bit
     <split>.jsonl                manifests (audio paths relative to the folder)
-    synth_info.json              size, seed, counts, hours, held-out voices, failures
+    synth_info.json              size, seed, voice set, counts, hours, held-out voices and
+                                 engines, real-time factor per engine, failures
 
 Splits are disjoint by sentence. Voices matching `HELD_OUT_VOICE_PREFIXES` speak only
-`test_unseen_voice` (whose sentences are, like every split's, its own). The plan (which
-sentence, voice, rate and pitch for each utterance) is a function of the seed alone.
+`test_unseen_voice` (whose sentences are, like every split's, its own). In the broad set the
+held-out engines (`HELD_OUT_ENGINES`) speak only `test_unseen_engine`: the `test` sentences
+again, so it differs from `test` by the engine alone. The plan (which sentence, voice, rate and
+pitch for each utterance) is a function of the seed and the voice set alone; the default set's
+plan is the one it has always been.
+
+    python -m asr.data.synth --out data/synth_asr_broad --size demo --voices broad
 """
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import logging
@@ -31,13 +40,17 @@ from tqdm import tqdm
 from asr.audio import SAMPLE_RATE, to_mono_16k
 from asr.data.manifest import Utterance, write_manifest
 from asr.data.synth_voices import (
+    HELD_OUT_ENGINES,
     HELD_OUT_VOICE_PREFIXES,
+    VOICE_SETS,
     Rendition,
     all_voices,
     check_engines,
+    draw_broad_voices,
     draw_rendition,
     draw_voices,
     is_held_out,
+    is_held_out_engine,
     render_wav,
 )
 from echoformer.data.split import ding_split
@@ -45,6 +58,13 @@ from echoformer.text_norm import normalize_transcript
 
 log = logging.getLogger(__name__)
 SPLITS = ("train", "dev", "test", "test_unseen_voice")
+UNSEEN_ENGINE_SPLIT = "test_unseen_engine"  # broad voice set only
+
+
+def splits_of(voice_set: str) -> tuple[str, ...]:
+    """The splits a voice set's corpus has: the held-out-engine split where it holds one out."""
+    held_out = any(engine in HELD_OUT_ENGINES for engine in VOICE_SETS[voice_set])
+    return SPLITS + (UNSEEN_ENGINE_SPLIT,) if held_out else SPLITS
 
 
 @dataclass(frozen=True)
@@ -140,12 +160,15 @@ _SHARED_FAMILY = {"train": "train", "dev": "valid", "test": "test", "test_unseen
 
 def plan_corpus(
     sentences: list[tuple[str, str]], size: SynthSize, seed: int = 0, flite_share: float = 0.35,
-    family_of: Callable[[str], str] | None = None,
+    family_of: Callable[[str], str] | None = None, voice_set: str = "default",
 ) -> list[PlannedUtterance]:
     """Assign sentences to splits (disjoint) and a voice, rate and pitch to each utterance.
 
     With `family_of` (transcript -> "train" | "valid" | "test"), each split takes its
     sentences only from its family (`_SHARED_FAMILY`); without it, from one shuffled pool.
+    `voice_set` "default" (espeak-ng + flite, `flite_share` of the picks flite) or "broad"
+    (every engine, `BROAD_ENGINE_SHARES`; the held-out engines read the `test` sentences as
+    `test_unseen_engine`, planned after every other split).
     """
     rng = random.Random(seed)
     families: dict[str, list[tuple[str, str]]] = {}
@@ -175,16 +198,23 @@ def plan_corpus(
     if size.extra_train_sentences:
         batches.append(("train", size.train_sentences,
                         take("train", size.extra_train_sentences), size.extra_train_variants))
-    voices = all_voices()
+    if UNSEEN_ENGINE_SPLIT in splits_of(voice_set):
+        batches.append((UNSEEN_ENGINE_SPLIT, 0, batches[SPLITS.index("test")][2],
+                        size.eval_variants))
+    voices = all_voices(voice_set)
     pools = {
-        "seen": [v for v in voices if not is_held_out(v)],
-        "held_out": [v for v in voices if is_held_out(v)],
+        "seen": [v for v in voices if not is_held_out(v) and not is_held_out_engine(v)],
+        "test_unseen_voice": [v for v in voices if is_held_out(v) and not is_held_out_engine(v)],
+        UNSEEN_ENGINE_SPLIT: [v for v in voices if is_held_out_engine(v)],
     }
     planned = []
     for split, first, sentences_of_split, variants in batches:
-        pool = pools["held_out" if split == "test_unseen_voice" else "seen"]
+        pool = pools.get(split, pools["seen"])
         for index, (spoken, transcript) in enumerate(sentences_of_split, start=first):
-            split_voices = draw_voices(pool, variants, flite_share, rng)
+            if voice_set == "default":
+                split_voices = draw_voices(pool, variants, flite_share, rng)
+            else:
+                split_voices = draw_broad_voices(pool, variants, rng)
             for variant, voice in enumerate(split_voices):
                 utt_id = f"{split}-{index:05d}-{variant}"
                 rendition = draw_rendition(voice, rng)
@@ -209,14 +239,19 @@ def _init_worker() -> None:
     torch.set_num_threads(1)
 
 
-def _synthesize_one(job: tuple[int, Rendition, str, Path]) -> tuple[int, float | None, str]:
-    """Pool worker: (index, duration, "") or (index, None, error); never raises, so one failed
-    utterance does not stop a run."""
+def _synthesize_one(
+    job: tuple[int, Rendition, str, Path],
+) -> tuple[int, float | None, str, float]:
+    """Pool worker: (index, duration, "", engine seconds) or (index, None, error, seconds);
+    never raises, so one failed utterance does not stop a run."""
     index, rendition, text, wav = job
+    began = time.perf_counter()
     try:
-        return index, _save_16k(render_wav(rendition, text), wav), ""
+        raw = render_wav(rendition, text)
+        seconds = time.perf_counter() - began
+        return index, _save_16k(raw, wav), "", seconds
     except (RuntimeError, ValueError, sf.LibsndfileError) as err:
-        return index, None, str(err)
+        return index, None, str(err), time.perf_counter() - began
 
 
 def synthesize_corpus(
@@ -226,27 +261,37 @@ def synthesize_corpus(
     jobs: int | None = None,
     sentences: list[tuple[str, str]] | None = None,
     progress: bool = True,
+    voice_set: str = "default",
 ) -> dict:
     """Synthesise, write wavs and one manifest per split; return the summary also written to
-    synth_info.json. `sentences` as (spoken, transcript) pairs; default: the Ding dictionary's."""
-    check_engines()
+    synth_info.json. `sentences` as (spoken, transcript) pairs; default: the Ding dictionary's.
+    `voice_set`: "default" (espeak-ng + flite) or "broad" (`asr.data.synth_voices`)."""
+    if voice_set not in VOICE_SETS:
+        raise ValueError(f"unknown voice set {voice_set!r}; choose one of {', '.join(VOICE_SETS)}")
+    check_engines(voice_set)
     size = SIZES[size] if isinstance(size, str) else size
     out_dir = Path(out_dir)
     if sentences is None:  # the embedded corpus: aligned with the NMT corpus's split
-        planned = plan_corpus(ding_sentences(), size, seed, family_of=ding_split)
+        planned = plan_corpus(ding_sentences(), size, seed, family_of=ding_split,
+                              voice_set=voice_set)
     else:
-        planned = plan_corpus(sentences, size, seed)
-    done: dict[str, list[Utterance]] = {split: [] for split in SPLITS}
+        planned = plan_corpus(sentences, size, seed, voice_set=voice_set)
+    done: dict[str, list[Utterance]] = {split: [] for split in splits_of(voice_set)}
+    engine_time: dict[str, list[float]] = {}  # engine -> [engine seconds, audio seconds]
     failures: list[str] = []
     began = time.monotonic()
     wav_of = [out_dir / "wav" / item.split / f"{item.utt_id}.wav" for item in planned]
     work = [(i, item.rendition, item.spoken, wav_of[i]) for i, item in enumerate(planned)]
     with multiprocessing.Pool(jobs or multiprocessing.cpu_count(), _init_worker) as pool:
         results = pool.imap_unordered(_synthesize_one, work, chunksize=4)
-        for index, duration, error in tqdm(
+        for index, duration, error, engine_seconds in tqdm(
             results, total=len(planned), desc="synthesising", disable=not progress
         ):
             item = planned[index]
+            if duration is not None:
+                spent = engine_time.setdefault(item.rendition.engine, [0.0, 0.0])
+                spent[0] += engine_seconds
+                spent[1] += duration
             if duration is None:
                 failures.append(f"{item.utt_id}: {error}")
                 log.warning("synthesis failed, skipped: %s: %s", item.utt_id, error)
@@ -256,12 +301,17 @@ def synthesize_corpus(
                 "rate": round(item.rendition.rate, 3),
                 "pitch": round(item.rendition.pitch, 1),
             }
+            if item.rendition.engine not in ("espeak", "flite"):
+                extra["intonation"] = round(item.rendition.intonation, 3)
             utterance = Utterance(
                 wav_of[index], duration, item.transcript, item.rendition.voice, extra
             )
             done[item.split].append(utterance)
     seconds = time.monotonic() - began
-    return _write_manifests_and_summary(out_dir, done, failures, size, seed, seconds)
+    rtf = {engine: round(spent / audio, 4)
+           for engine, (spent, audio) in sorted(engine_time.items())}
+    return _write_manifests_and_summary(out_dir, done, failures, size, seed, seconds,
+                                        voice_set, rtf)
 
 
 def _write_manifests_and_summary(
@@ -271,19 +321,56 @@ def _write_manifests_and_summary(
     size: SynthSize,
     seed: int,
     seconds: float,
+    voice_set: str = "default",
+    rtf_by_engine: dict[str, float] | None = None,
 ) -> dict:
     for split, utterances in done.items():
         write_manifest(out_dir / f"{split}.jsonl", sorted(utterances, key=lambda u: u.extra["id"]))
+    voices = all_voices(voice_set)
     info = {
         "size": asdict(size),
         "seed": seed,
-        "held_out_voice_prefixes": list(HELD_OUT_VOICE_PREFIXES),
+        "voice_set": voice_set,
+        "held_out_voice_prefixes": [p for p in HELD_OUT_VOICE_PREFIXES
+                                    if any(v == p or v.startswith(p + "+") for v in voices)],
+        "held_out_engines": [e for e in HELD_OUT_ENGINES if e in VOICE_SETS[voice_set]],
         "utterances": {split: len(utts) for split, utts in done.items()},
         "hours": {
             split: round(sum(u.duration for u in utts) / 3600, 4) for split, utts in done.items()
         },
         "failures": failures,
         "synthesis_seconds": round(seconds, 1),
+        # engine wall time / audio duration, summed over the engine's utterances (each process
+        # one thread; with --jobs above the free cores it counts waiting too)
+        "rtf_by_engine": rtf_by_engine or {},
     }
     (out_dir / "synth_info.json").write_text(json.dumps(info, indent=2) + "\n")
     return info
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m asr.data.synth", description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, required=True,
+                        help="output folder (wav/, SPLIT.jsonl, synth_info.json)")
+    parser.add_argument("--size", choices=sorted(SIZES), default="demo", help="corpus size")
+    parser.add_argument("--voices", choices=sorted(VOICE_SETS), default="default",
+                        help="default: espeak-ng + flite; broad: also MBROLA, SVOX Pico, "
+                        "Festival and hibari-tts (the held-out engine)")
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="parallel processes (default: all cores)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the split, voice, rate and pitch plan")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    info = synthesize_corpus(args.out, args.size, seed=args.seed, jobs=args.jobs,
+                             voice_set=args.voices)
+    print(json.dumps({k: info[k] for k in ("voice_set", "utterances", "hours",
+                                           "synthesis_seconds", "rtf_by_engine")}))
+    if info["failures"]:
+        print(f"{len(info['failures'])} utterances failed: see {args.out}/synth_info.json")
+
+
+if __name__ == "__main__":
+    main()
