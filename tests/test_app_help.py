@@ -10,10 +10,11 @@ import pytest
 from echoformer.paths import CONF_DIR
 
 BIN = Path(sys.executable).parent
-GROUPS = {"asr-train": ["asr_model", "reuse", "softmax", "asr_schedule"],
+GROUPS = {"asr-train": ["asr_model", "reuse", "softmax", "asr_schedule", "asr_augment"],
           "nmt-train": ["nmt_model", "reuse", "softmax", "nmt_schedule"], "asr-lm-train": [],
           "bench": []}
-ALL_GROUPS = {"asr_model", "nmt_model", "reuse", "softmax", "asr_schedule", "nmt_schedule"}
+ALL_GROUPS = {"asr_model", "nmt_model", "reuse", "softmax", "asr_schedule", "nmt_schedule",
+              "asr_augment"}
 
 
 @pytest.mark.parametrize("app", sorted(GROUPS))
