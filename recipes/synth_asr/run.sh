@@ -3,6 +3,7 @@
 # reading Ding dictionary sentences).
 #
 #   recipes/synth_asr/run.sh [--stage N] [--stop-stage M] [--size tiny|demo|full|large]
+#                            [--voices default|broad]
 #                            [--data-dir DIR] [--jobs N] [--seed S] [--vocab-size V]
 #                            [--model tiny|demo|xs|s|m] [--reuse none|g2|g4] [--max-steps N]
 #                            [--max-minutes M] [--exp-dir DIR] [--methods "M1 M2"]
@@ -10,7 +11,10 @@
 #                            [--threads T] [--train-args "key=value ..."]
 #                            [--lm DIR] [--lm-weight B]
 #
-# Stages: 1 install espeak-ng/flite/trans-de-en if missing, synthesise the corpus
+# Stages: 1 install espeak-ng/flite/trans-de-en if missing, synthesise the corpus; with
+#           --voices broad also MBROLA, SVOX Pico, Festival and hibari-tts
+#           (scripts/install_system_packages.sh voices), hibari speaking only the
+#           held-out-engine set test_unseen_engine
 #         2 global CMVN + sentencepiece model on the training transcripts
 #         3 train (asr-train) into --exp-dir (default exp/synth_asr/<model>-<reuse>)
 #         4 decode test and test_unseen_voice with each of --methods (asr-transcribe)
@@ -31,6 +35,7 @@ set -euo pipefail
 stage=1
 stop_stage=            # default: 2, or --stage when that is later
 size=demo
+voices=default         # the voice set: default (espeak-ng + flite) or broad
 data_dir=data/synth_asr
 jobs=$(nproc)
 seed=0
@@ -55,6 +60,7 @@ while [[ $# -gt 0 ]]; do
     --stage) stage=$2; shift 2 ;;
     --stop-stage) stop_stage=$2; shift 2 ;;
     --size) size=$2; shift 2 ;;
+    --voices) voices=$2; shift 2 ;;
     --data-dir) data_dir=$2; shift 2 ;;
     --jobs) jobs=$2; shift 2 ;;
     --seed) seed=$2; shift 2 ;;
@@ -82,6 +88,10 @@ case "$size" in
   full|large) : "${vocab_size:=256}" "${model:=s}" ;;
   *) echo "--size must be tiny, demo, full or large (got $size)" >&2; exit 2 ;;
 esac
+case "$voices" in
+  default|broad) ;;
+  *) echo "--voices must be default or broad (got $voices)" >&2; exit 2 ;;
+esac
 
 last_built=2  # the default --stop-stage (data only): training is a choice, it takes time
 : "${exp_dir:=exp/synth_asr/$model-$reuse}"
@@ -95,7 +105,11 @@ if [[ -x .venv/bin/python ]]; then python=.venv/bin/python; else python=python3;
 if [[ -x .venv/bin/asr-train ]]; then bin=.venv/bin/; else bin=; fi
 run_stage() { [[ $stage -le $1 && $stop_stage -ge $1 ]]; }
 
-if run_stage 1; then
+if run_stage 1 && [[ $voices == broad ]]; then
+  echo "== stage 1: synthesise the $size corpus with the broad voice set into $data_dir"
+  PYTHON=$python bash scripts/install_system_packages.sh voices
+  "$python" -m asr.data.synth --out "$data_dir" --size "$size" --voices broad --jobs "$jobs" --seed "$seed"
+elif run_stage 1; then
   echo "== stage 1: synthesise the $size corpus into $data_dir"
   missing=()
   command -v espeak-ng >/dev/null || missing+=(espeak-ng)
