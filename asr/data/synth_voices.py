@@ -56,7 +56,7 @@ HELD_OUT_ENGINES = ("hibari",)
 # broad set: the chance that a voice pick is of each training engine
 BROAD_ENGINE_SHARES = {"espeak": 0.25, "flite": 0.15, "mbrola": 0.2, "pico": 0.15,
                        "festival": 0.25}
-WARPS = ("", "+w86", "+w93", "+w108")  # Pico's speakers per language
+PICO_WARPS = ("", "+w86", "+w93", "+w108")  # Pico's speakers per language
 FESTIVAL_WARPS = ("", "+w92", "+w108")
 
 INSTALL_HINT = (
@@ -111,7 +111,7 @@ def engine_voices(engine: str) -> list[str]:
     if engine == "mbrola":
         return [f"mbrola-{voice}" for voice in tts_mbrola.MBROLA_VOICES]
     if engine == "pico":
-        return [f"pico-{lang}{warp}" for lang in tts_pico.PICO_LANGUAGES for warp in WARPS]
+        return [f"pico-{lang}{warp}" for lang in tts_pico.PICO_LANGUAGES for warp in PICO_WARPS]
     if engine == "festival":
         return [f"festival-{voice}{warp}" for voice in tts_festival.FESTIVAL_VOICES
                 for warp in FESTIVAL_WARPS]
