@@ -13,6 +13,14 @@ union's tails (gathered in cache-sized chunks). Those tails are read anyway; it 
 as exact as per-row candidates, and each step is one pass over R×U or R×V, with no per-row
 masks or gathers (a per-row gather moves N·D weights per row). The top-k runs over the R×U
 exact logits only.
+
+On CPU (float32) the step runs fused C++ kernels (echoformer/csrc, built at first use; the
+pure-torch path above is the reference and the fallback, and the path on CUDA): the preview
+streams the head once from 16-word panels for all rows (and writes the stride-16 sample the
+threshold is selected from); one pass over the previews gives the union and each row's
+exp-sum of the previews outside it; each union word's tail row is read once, in place, for
+all rows (no gathered copy); `topk` ranks and normalises over the union's exact logits only
+(the rest enters as that one sum).
 """
 
 from __future__ import annotations
@@ -26,10 +34,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from echoformer.csrc import svd_kernels
+
 _GATHER_BYTES = 1 << 20  # union tails gathered at once: stays in the core's L2 cache
 _MIN_SAMPLE_CANDIDATES = 64  # a sampled threshold needs this many candidates in the sample
 _MAX_SAMPLE_STRIDE = 16
 _SAMPLE_SIGMAS = 2.0  # sampled threshold: this many standard deviations of slack
+_PANEL = 16  # words per panel of the head, as the C++ preview kernel reads it
 
 
 def full_logits(linear: nn.Linear, h: Tensor) -> Tensor:
@@ -58,6 +69,18 @@ class SVDFactors:
         # row-major head's F.linear and up to ~9× its (head·h̃ᵀ)ᵀ (measured, 1 thread, MKL).
         if not self.head.T.is_contiguous():
             self.head = self.head.T.contiguous().T
+        self._panels: Tensor | None = None
+
+    def head_panels(self) -> Tensor:
+        """The head as (⌈V/16⌉, W, 16) panels, panel p = words 16p..16p+15 (zero-padded), for
+        the C++ preview: one sequential stream of V·W weights. Built once (V·W more floats)."""
+        if self._panels is None:
+            vocab, width = self.head.shape
+            count = -(-vocab // _PANEL)
+            padded = self.head.new_zeros(count * _PANEL, width)
+            padded[:vocab] = self.head
+            self._panels = padded.view(count, _PANEL, width).transpose(1, 2).contiguous()
+        return self._panels
 
     @classmethod
     def from_linear(cls, weight: Tensor, bias: Tensor | None, window: int) -> SVDFactors:
@@ -83,6 +106,8 @@ class SVDSoftmax(nn.Module):
         max_rows: calls with more rows than this use the full layer: the candidates of many
             independent rows cover most of the vocabulary, and gathering them costs more
             than the full product (measured by `bench suite=layers`). None: never.
+        kernels: use the fused C++ kernels on CPU float32 (None: when they build; False: the
+            pure-torch reference path everywhere). The two agree to float rounding.
         always_exact: word ids that are candidates of every row whatever their preview, e.g.
             end-of-sentence: beam search must weigh ending a hypothesis exactly; without it,
             a hypothesis whose EOS preview misses the candidates cannot end (measured on
@@ -93,7 +118,7 @@ class SVDSoftmax(nn.Module):
 
     def __init__(self, linear: nn.Linear, window: int | None = None,
                  candidates: int | None = None, max_rows: int | None = 16,
-                 always_exact: Sequence[int] = ()) -> None:
+                 always_exact: Sequence[int] = (), kernels: bool | None = None) -> None:
         super().__init__()
         vocab, dim = linear.weight.shape
         self._borrowed = (linear,)  # a tuple: nn.Module registers a Module attribute
@@ -108,6 +133,7 @@ class SVDSoftmax(nn.Module):
         if len(self.always_exact) and not 0 <= int(self.always_exact[0]) <= int(
                 self.always_exact[-1]) < vocab:
             raise ValueError(f"SVD-softmax always_exact ids {always_exact} must be in 0..V-1")
+        self.kernels = kernels
         self._factors: SVDFactors | None = None
 
     @property
@@ -146,26 +172,46 @@ class SVDSoftmax(nn.Module):
         if self._full_layer_is_cheaper(h):
             log_probs = self._full_logits(h).log_softmax(dim=-1)
             return log_probs.topk(k, dim=-1)
-        logits, union = self._mixed_logits(h)
         k = min(k, self.candidates)
-        ids = union.take(logits.index_select(1, union).topk(k, dim=-1).indices)
-        values = logits.log_softmax(dim=-1).gather(1, ids)
+        kernels = self._kernels(h)
+        if kernels is not None:
+            _, union, exact, log_total = self._fused_mixed_logits(h, kernels)
+            best = exact.topk(k, dim=-1)
+            values = best.values - log_total
+            ids = union.take(best.indices)
+        else:
+            logits, union = self._mixed_logits(h)
+            ids = union.take(logits.index_select(1, union).topk(k, dim=-1).indices)
+            values = logits.log_softmax(dim=-1).gather(1, ids)
         return values.view(*shape, k), ids.view(*shape, k)
 
     def logits(self, h: Tensor) -> Tensor:
         """(..., D) -> (..., V): exact logits for the candidates of any row, previews elsewhere."""
         if self._full_layer_is_cheaper(h):
             return self._full_logits(h)
-        return self._mixed_logits(h)[0].view(*h.shape[:-1], -1)
+        kernels = self._kernels(h)
+        logits = (self._mixed_logits(h) if kernels is None
+                  else self._fused_mixed_logits(h, kernels))[0]
+        return logits.view(*h.shape[:-1], -1)
 
     def _full_layer_is_cheaper(self, h: Tensor) -> bool:
         return self.max_rows is not None and h[..., 0].numel() > self.max_rows
+
+    def _kernels(self, h: Tensor):
+        """The C++ kernels module when this call runs fused, else None."""
+        if self.kernels is False or h.device.type != "cpu" or self.factors.head.dtype != (
+                torch.float32):
+            return None
+        return svd_kernels()
 
     def _full_logits(self, h: Tensor) -> Tensor:
         return full_logits(self.linear, h)
 
     def union_size(self, h: Tensor) -> int:
         """How many distinct words are candidates of at least one row of h (..., D)."""
+        kernels = self._kernels(h)
+        if kernels is not None:
+            return len(self._fused_union(*self._fused_preview(h, kernels)[1:], kernels)[1])
         _, preview = self._preview(h)
         return len(self._union(preview))
 
@@ -233,6 +279,53 @@ class SVDSoftmax(nn.Module):
             torch.index_select(weights, 0, ids, out=chunk[: len(ids)])
             torch.mm(tail, chunk[: len(ids)].T, out=products[:, start:start + len(ids)])
         return products
+
+    # -- fused CPU path: the same steps through echoformer/csrc/svd_softmax.cpp --------------
+    def _fused_preview(self, h: Tensor, kernels) -> tuple[Tensor, Tensor, Tensor]:
+        """Rotated rows (R, D), preview logits (R, V) and their sample [:, ::16] (R, ⌈V/16⌉)."""
+        f = self.factors
+        rows = h.reshape(-1, h.shape[-1]).to(f.rotation.dtype) @ f.rotation
+        return rows, *kernels.preview(rows[:, : self.window], f.head_panels(), f.bias)
+
+    def _fused_union(self, preview: Tensor, sample16: Tensor, kernels
+                     ) -> tuple[Tensor, Tensor, Tensor]:
+        """`_union` with its passes over (R, V) fused into one (`union_ids`): the same
+        thresholds (R,), the same sign test for rows that fall short, the same ids (U,); and
+        rest (R,) float64 = Σ over the words outside the union of exp(preview − threshold)."""
+        n, vocab = self.candidates, preview.shape[-1]
+        if n >= vocab:
+            return preview.new_zeros(len(preview)), torch.arange(vocab), torch.zeros(
+                len(preview), dtype=torch.float64)
+        always = self.always_exact
+        stride = min(_MAX_SAMPLE_STRIDE, n // _MIN_SAMPLE_CANDIDATES)
+        if stride <= 1:
+            threshold = kernels.nth_largest(preview, 1, n)
+            return (threshold, *kernels.union_ids(preview, threshold, always)[::2])
+        expected = n / stride
+        rank = min(-(-vocab // stride),
+                   math.ceil(expected + _SAMPLE_SIGMAS * math.sqrt(expected)))
+        threshold = (kernels.nth_largest(sample16, 1, rank) if stride == _PANEL
+                     else kernels.nth_largest(preview, stride, rank))
+        union, signs, rest = kernels.union_ids(preview, threshold, always)
+        short = signs < 2 * n - vocab - 1
+        if bool(short.any()):
+            threshold[short] = kernels.nth_largest(preview[short].contiguous(), 1, n)
+            union, _, rest = kernels.union_ids(preview, threshold, always)
+        return threshold, union, rest
+
+    def _fused_mixed_logits(self, h: Tensor, kernels) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """`_mixed_logits` fused: logits (R, V), the union (U,), its exact logits (R, U), and
+        log Σ_V exp(logits) (R, 1) from the union's exact logits and `_fused_union`'s rest:
+        the normalisation runs over U words, not V."""
+        rows, logits, sample16 = self._fused_preview(h, kernels)
+        threshold, union, rest = self._fused_union(logits, sample16, kernels)
+        tail = rows[:, self.window:].contiguous()
+        exact = (kernels.add_tails(logits, tail, self.factors.tail, union) if tail.shape[-1]
+                 else logits.index_select(1, union))
+        top = torch.maximum(exact.amax(-1), threshold)[:, None]
+        mass = (exact - top).exp().sum(-1, dtype=torch.float64, keepdim=True) + rest[:, None] * (
+            threshold[:, None] - top).double().exp()
+        return logits, union, exact, top + mass.log().float()
 
 
 def _nth_largest(rows: Tensor, n: int) -> Tensor:
