@@ -1,8 +1,11 @@
 """`bench suite=nmt model=DIR`: how fast a translation model decodes, and what its two
 accelerations give, in one run (registered with the bench app by `nmt.task`).
 
-- decoding: sentences/s and output tokens/s for each beam size × batch size, full softmax and
-  SVD-softmax timed in alternation on the same sentences;
+- decoding: sentences/s, output tokens/s and BLEU for each beam size × batch size, full
+  softmax and SVD-softmax, float32 and int8 (`nmt.dtypes`, CPU), timed in alternation on the
+  same sentences;
+- peer: CTranslate2 on the same weights (`nmt.bench_peer`: fp32 and int8, with and without
+  its vmap shortlist), timed in the same repeats as our rows of that beam and batch;
 - encoder: the model's encoder size with no reuse vs groups of `group_size`, or an explicit
   reuse `pattern` (random weights: speed only), on the same sentences, with the speed-up the
   operation count allows (`encoder_flops`);
@@ -19,11 +22,11 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from echoformer.bench import report
@@ -34,12 +37,15 @@ from echoformer.bench.timing import compare, machine_facts, time_share
 from echoformer.model_dir import RUN_CONFIG_FILE, ModelDirError, read_meta
 from echoformer.output_layer import (OutputLayer, SoftmaxConfig, requested_softmax,
                                      stored_softmax)
+from echoformer.quantize import DTYPES
 from echoformer.search import BeamSearch, DecoderScorer, DecodingOptions
 from echoformer.svd_softmax import full_logits
 from echoformer.tokenizer import BOS_ID, EOS_ID, PAD_ID
 from echoformer.data.batching import pad
 from nmt.data.local import read_lines
+from nmt import bench_peer
 from nmt.model import NMTModelConfig, TransformerNMT
+from nmt.score import corpus_scores
 from nmt.translate import Translator
 
 
@@ -58,6 +64,16 @@ class NMTBenchConfig:
     # (speed only), full vs SVD-softmax, every hypothesis forced to large_vocab_tokens tokens
     large_vocab: int = 65536  # 0 = off
     large_vocab_tokens: int = 24
+    # our decoding rows in float32 and, on CPU, int8 (dynamic int8 linear layers, --dtype int8)
+    dtypes: list[str] = field(default_factory=lambda: ["float32", "int8"])
+    # peer rows: CTranslate2 (when installed) on the same weights, at these compute types,
+    # and with its vmap shortlist built from the model's training corpus (nmt/vmap.py)
+    peer: bool = True
+    peer_compute_types: list[str] = field(default_factory=lambda: ["float32", "int8"])
+    peer_vmap: bool = True
+    vmap_targets: int = 20  # target pieces per source piece, by Dice coefficient
+    vmap_common: int = 100  # most frequent target pieces, always candidates
+    vmap_pairs: int = 0  # training pairs read to build the vmap (0 = all)
 
 
 QUICK = {"max_sentences": 8, "batches": [1, 8], "agreement_sentences": 16,
@@ -67,25 +83,35 @@ QUICK = {"max_sentences": 8, "batches": [1, 8], "agreement_sentences": 16,
 def run(cfg: DictConfig, out_dir: Path) -> dict:
     c, device = cfg.nmt, cfg.device
     model_dir = Path(cfg.model)
+    dtypes, notes = _dtypes(c, device)
     try:
         # SVD-softmax with the model's own W and N (model.yaml), as `nmt-translate --softmax svd`
         stored = stored_softmax(read_meta(model_dir))
-        translators = {kind: Translator(model_dir, device,
-                                        softmax=requested_softmax(kind, None, None, stored))
-                       for kind in ("full", "svd")}
-        sources, references = _test_sentences(model_dir, c.sentences, translators["full"])
+        translators = {label(kind, dtype): Translator(
+            model_dir, device, softmax=requested_softmax(kind, None, None, stored), dtype=dtype)
+            for dtype in dtypes for kind in ("full", "svd")}
+        sources, references = _test_sentences(model_dir, c.sentences)
     except (ModelDirError, FileNotFoundError) as error:
         sys.exit(f"bench suite=nmt: {error}")
     timed = sources[: c.max_sentences]
     model = translators["full"].model
     reuse = reuse_rows_pattern("nmt", c, model.config.encoder_layers)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="bench_nmt_peer.") as work:  # exported models
+        peers = bench_peer.prepare(c, model_dir, model, translators["full"].tokenizer, device,
+                                   timed, Path(work), out_dir)
+        decoding, peer = _decoding_records(translators, peers, timed,
+                                           references and references[: c.max_sentences],
+                                           c.beams, c.batches, device, cfg)
     return {
         "suite": "nmt", "machine": machine_facts(device), "model": str(model_dir),
         "config": OmegaConf.to_container(cfg),
         "setup": {"sentences": len(timed), "vocab": model.vocab_size,
                   "d_model": model.config.d_model,
-                  "svd": dataclasses.asdict(translators["svd"].model.output.softmax)},
-        "decoding": _decoding_records(translators, timed, c.beams, c.batches, device, cfg),
+                  "svd": dataclasses.asdict(translators["svd"].model.output.softmax),
+                  "dtypes": dtypes, "notes": notes},
+        "decoding": decoding,
+        "peer": peer, "peer_setup": peers.setup, "peer_notes": peers.notes,
         "encoder": _encoder_records(model, translators["full"], timed, c.batches, reuse,
                                     device, cfg),
         "agreement": _agreement(translators["svd"], sources[: c.agreement_sentences],
@@ -94,46 +120,83 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
     }
 
 
-def _test_sentences(model_dir: Path, path: str | None, translator: Translator
-                    ) -> tuple[list[str], list[str] | None]:
+def label(softmax: str, dtype: str) -> str:
+    """Name of our decoding row: `full`, `svd` (float32), `full+int8`, `svd+int8`."""
+    return softmax if dtype == "float32" else f"{softmax}+{dtype}"
+
+
+def _dtypes(c: DictConfig, device: str) -> tuple[list[str], list[str]]:
+    """`nmt.dtypes` checked (float32 first, it is the baseline); int8 left out, with a note,
+    off the CPU."""
+    dtypes = list(dict.fromkeys(c.dtypes))
+    bad = [d for d in dtypes if d not in DTYPES]
+    if bad or "float32" not in dtypes:
+        sys.exit(f"bench suite=nmt: nmt.dtypes={list(c.dtypes)}: use float32 and optionally "
+                 f"int8 (one of {', '.join(DTYPES)}; float32 is the baseline)")
+    if "int8" in dtypes and not device.startswith("cpu"):
+        return ["float32"], [f"int8 rows left out: dynamic int8 runs on CPU only, not {device}"]
+    return ["float32"] + [d for d in dtypes if d != "float32"], []
+
+
+def _test_sentences(model_dir: Path, path: str | None) -> tuple[list[str], list[str] | None]:
     """Source lines (non-empty) and, when known, their references."""
     if path:
         return [line for line in read_lines(Path(path)) if line.strip()], None
-    config_file = model_dir / RUN_CONFIG_FILE
-    data = yaml.safe_load(config_file.read_text()).get("data", {}) if config_file.is_file() else {}
-    files = [Path(data.get("dir", "")) / f"test.{data.get(lang)}"
-             for lang in ("src_lang", "tgt_lang")]
-    if not data or not files[0].is_file():
+    files = bench_peer.corpus_files(model_dir, "test")
+    if files is None or not files[0].is_file():
+        where = files[0] if files else model_dir / RUN_CONFIG_FILE
         raise FileNotFoundError(f"no test sentences found for {model_dir} "
-                                f"(looked for {files[0]}); pass nmt.sentences=FILE")
+                                f"(looked for {where}); pass nmt.sentences=FILE")
     pairs = [(s, t) for s, t in zip(read_lines(files[0]), read_lines(files[1])) if s.strip()]
     return [s for s, _ in pairs], [t for _, t in pairs]
 
 
-def _decoding_records(translators: dict[str, Translator], sentences: list[str], beams,
-                      batches, device: str, cfg: DictConfig) -> list[dict]:
-    records = []
+def _bleu(texts: list[str], references: list[str] | None) -> float | None:
+    return corpus_scores(texts, references).bleu if references else None
+
+
+def _decoding_records(translators: dict[str, Translator], peers: bench_peer.Peers,
+                      sentences: list[str], references: list[str] | None, beams, batches,
+                      device: str, cfg: DictConfig) -> tuple[list[dict], list[dict]]:
+    """Our rows (every softmax × dtype) and the peer rows, per beam × batch, all timed in the
+    same interleaved repeats on the same sentences."""
+    records, peer_records = [], []
+    full = translators["full"]
     for beam in beams:
         for batch in batches:
-            outputs: dict[str, int] = {}
+            texts: dict[str, list[str]] = {}
 
             def decode(kind: str) -> None:
                 t = translators[kind]
                 t.options = dataclasses.replace(t.options, beam_size=beam, nbest=1)
-                results = t.translate(sentences, batch_size=batch)
-                outputs[kind] = sum(len(t.tokenizer.encode(r.text)) for r in results)
+                texts[kind] = [r.text for r in t.translate(sentences, batch_size=batch)]
 
-            ms = compare({kind: (lambda k=kind: decode(k)) for kind in translators}, device,
-                         cfg.warmup, cfg.repeats)
+            runs = {kind: (lambda k=kind: decode(k)) for kind in translators}
+            options = dataclasses.replace(full.options, beam_size=beam, nbest=1)
+            for row in peers.rows:
+                translate = bench_peer.decoder(row, full.tokenizer, options, full.max_length,
+                                               batch)
+                runs[row.name] = lambda n=row.name, f=translate: texts.__setitem__(
+                    n, f(sentences))
+            ms = compare(runs, device, cfg.warmup, cfg.repeats)
             shares = _output_shares({k: t.model.output for k, t in translators.items()},
                                     decode, device)
-            for kind in translators:
-                seconds = ms[kind] / 1e3
-                records.append({"softmax": kind, "beam": beam, "batch": batch,
-                                "ms": ms[kind], "sentences_per_s": len(sentences) / seconds,
-                                "tokens_per_s": outputs[kind] / seconds,
-                                "speedup": ms["full"] / ms[kind], **shares[kind]})
-    return records
+            speed = {name: len(sentences) / (ms[name] / 1e3) for name in runs}
+            bleu = {name: _bleu(texts[name], references) for name in runs}
+            for kind, t in translators.items():
+                tokens = sum(len(full.tokenizer.encode(text)) for text in texts[kind])
+                records.append({"softmax": t.model.output.softmax.kind, "dtype": t.dtype,
+                                "beam": beam, "batch": batch, "ms": ms[kind],
+                                "sentences_per_s": speed[kind],
+                                "tokens_per_s": tokens / (ms[kind] / 1e3),
+                                "speedup": ms["full"] / ms[kind], "bleu": bleu[kind],
+                                **shares[kind]})
+            if peers.rows:
+                ours = {t.dtype: kind for kind, t in translators.items()
+                        if t.model.output.softmax.kind == "svd"}
+                peer_records += bench_peer.records(peers, ours, texts, speed, bleu, ms,
+                                                   sentences, beam, batch)
+    return records, peer_records
 
 
 def _output_shares(outputs: dict[str, OutputLayer], decode, device: str) -> dict[str, dict]:
@@ -332,6 +395,10 @@ def _beam_union(svd, hidden: torch.Tensor) -> float:
     return sum(svd.union_size(g) for g in groups) / max(1, len(groups)) / vocab
 
 
+DTYPE_NOTE = (" int8: dynamic int8 linear layers (`--dtype int8`), the output layer float32; "
+              "BLEU of the timed sentences against their references.")
+
+
 OUTPUT_SHARE_NOTE = (
     "Output layer: the share of the decode's time spent in the output layer (log-softmax and "
     "top-k of every step), from one more, untimed pass. Bound: 1 / (1 − the full softmax's "
@@ -353,16 +420,22 @@ def markdown(results: dict) -> str:
         f"{s['sentences']} test sentences per case; medians of "
         f"{results['config']['repeats']} interleaved repeats.",
         "",
-        "## Decoding: full softmax vs SVD-softmax "
+        "## Decoding: full softmax vs SVD-softmax, float32 and int8 "
         f"(W={s['svd']['window'] or 'D/8'}, N={s['svd']['candidates'] or 'V/16'})",
         "",
-        report.markdown_table(results["decoding"], [
+        report.markdown_table([dict(r, bleu=bench_peer.score_text(r.get("bleu")),
+                                    dtype=r.get("dtype", "float32"))
+                               for r in results["decoding"]], [
             ("beam", "beam", "d"), ("batch", "batch", "d"), ("softmax", "softmax", "s"),
-            ("ms", "ms", ".1f"), ("sentences_per_s", "sentences/s", ".1f"),
-            ("tokens_per_s", "tokens/s", ".1f"), ("speedup", "vs full", ".2f"),
+            ("dtype", "dtype", "s"), ("ms", "ms", ".1f"),
+            ("sentences_per_s", "sentences/s", ".1f"), ("tokens_per_s", "tokens/s", ".1f"),
+            ("speedup", "vs full fp32", ".2f"), ("bleu", "BLEU", "s"),
             ("output_share", "output layer", ".0%"), ("output_bound", "bound", ".2f")]),
         "",
-        OUTPUT_SHARE_NOTE,
+        OUTPUT_SHARE_NOTE + DTYPE_NOTE + "".join(f" {n}" for n in s.get("notes", [])),
+    ]
+    lines += bench_peer.markdown(results)
+    lines += [
         "",
         "## Encoder: no reuse vs reuse (random weights, the model's sizes)",
         "",

@@ -1,4 +1,5 @@
-"""`bench suite=nmt`: decoding, encoder and agreement records from a model directory."""
+"""`bench suite=nmt`: decoding (float32 and int8), encoder and agreement records from a model
+directory. The peer rows (CTranslate2): tests/test_nmt_bench_peer.py."""
 
 import json
 import subprocess
@@ -40,10 +41,13 @@ def quick_run(model_dir, tmp_path_factory):
 
 def test_nmt_suite_reports_decoding_encoder_and_agreement(quick_run):
     results = json.loads((quick_run / "results.json").read_text())
-    cases = {(r["softmax"], r["beam"], r["batch"]) for r in results["decoding"]}
-    assert cases == {(s, b, n) for s in ("full", "svd") for b in (1, 5) for n in (1, 8)}
+    cases = {(r["softmax"], r["dtype"], r["beam"], r["batch"]) for r in results["decoding"]}
+    assert len(cases) == len(results["decoding"]) == 16
+    assert cases == {(s, d, b, n) for s in ("full", "svd") for d in ("float32", "int8")
+                     for b in (1, 5) for n in (1, 8)}
     for r in results["decoding"]:
         assert r["sentences_per_s"] > 0 and r["tokens_per_s"] >= 0
+        assert r["bleu"] is not None and 0 <= r["bleu"] <= 100 + 1e-9  # against the test split
     assert {r["batch"] for r in results["encoder"]} == {1, 8}
     for r in results["encoder"]:
         assert r["pattern"] == [4]
@@ -94,7 +98,8 @@ def test_nmt_suite_reports_the_output_layer_share_and_the_bound_it_leaves(quick_
     for rows in (results["decoding"], results["large_vocab"]["records"]):
         for r in rows:
             assert 0 < r["output_share"] < 1
-        full = {(r["beam"], r["batch"]): r for r in rows if r["softmax"] == "full"}
+        full = {(r["beam"], r["batch"]): r for r in rows
+                if r["softmax"] == "full" and r.get("dtype", "float32") == "float32"}
         for r in rows:  # the bound a free output layer would give, from the full softmax's share
             assert r["output_bound"] == pytest.approx(
                 1 / (1 - full[r["beam"], r["batch"]]["output_share"]))
@@ -118,12 +123,24 @@ def test_own_sentences_without_references_time_decoding_and_skip_agreement(model
     sentences.write_text("the house is small .\nwhere is the station ?\n", encoding="utf-8")
     out = tmp_path / "bench"
     run = subprocess.run(BENCH + [f"model={model_dir}", f"nmt.sentences={sentences}",
-                                  "nmt.large_vocab=0", f"hydra.run.dir={out}"],
+                                  "nmt.large_vocab=0", "nmt.peer=false", "nmt.dtypes=[float32]",
+                                  f"hydra.run.dir={out}"],
                          capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     results = json.loads((out / "results.json").read_text())
     assert results["setup"]["sentences"] == 2 and results["decoding"]
+    assert {r["dtype"] for r in results["decoding"]} == {"float32"}
+    assert all(r["bleu"] is None for r in results["decoding"])  # no references to score
     assert results["agreement"]["states"] == 0
+    assert results["peer"] == [] and results["peer_notes"] == ["off (nmt.peer=false)"]
+
+
+@pytest.mark.parametrize("dtypes", ["[int8]", "[float32,int4]"])
+def test_dtypes_without_float32_or_unknown_are_one_clear_error(model_dir, tmp_path, dtypes):
+    run = subprocess.run(BENCH + [f"model={model_dir}", f"nmt.dtypes={dtypes}",
+                                  f"hydra.run.dir={tmp_path}"], capture_output=True, text=True)
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert run.stderr.startswith("bench suite=nmt: nmt.dtypes=")
 
 
 def test_the_encoder_bound_comes_from_the_operation_counts_of_the_pattern():

@@ -24,8 +24,9 @@ from tiny_nmt import random_model_dir, tiny_pairs, write_tiny_corpus
 SOURCES = [en for en, _ in tiny_pairs()]
 
 
-def _train(directory, steps: int = 80):
-    """The tiny model after `steps` full-batch Adam steps on the tiny corpus."""
+def train_tiny(directory, steps: int = 80, run_config: dict | None = None):
+    """The tiny model of `directory` after `steps` full-batch Adam steps on the tiny corpus,
+    saved back there (with `run_config` as its train_config.yaml)."""
     loaded = load_model_dir(directory)
     model, tokenizer = loaded.model.train(), loaded.tokenizer
     pairs = tiny_pairs()
@@ -45,14 +46,14 @@ def _train(directory, steps: int = 80):
     finally:
         torch.set_num_threads(threads)
     return save_model_dir(directory, model.eval(), model.state_dict(),
-                          loaded.path / "spm.model", loaded.task)
+                          loaded.path / "spm.model", loaded.task, run_config)
 
 
 @pytest.fixture(scope="module")
 def trained_dir(tmp_path_factory):
     root = tmp_path_factory.mktemp("quantize")
     corpus = write_tiny_corpus(root / "corpus")
-    return _train(random_model_dir(root / "model", corpus, reuse_pattern=[1, 3]))
+    return train_tiny(random_model_dir(root / "model", corpus, reuse_pattern=[1, 3]))
 
 
 def _best(translator: Translator) -> list[tuple[str, float]]:
