@@ -14,7 +14,8 @@
 #   2 real-speech sets into data/real_speech (real_speech.sh stage 1)
 #   3 broad LM text into --text: lm_train.txt, lm_valid.txt, lm_text_summary.json    ~5 min
 #   4 the LM (asr-lm-train), --max-steps updates: 12,000 in ~1.8 h on 2 threads (0.53 s
-#     an update, as the shipped LM's run of the same model and batch size took)
+#     an update, as the shipped LM's run of the same model and batch size took; one
+#     thread: 0.70 CPU s an update on this text, ~2.3 h)
 #   5 half-precision copy with the shipped LM's fusion settings into --out          seconds
 #   6 decode and score both synthetic test sets, joint_beam with the LM            ~1.5 min
 #   7 decode and score the real-speech dev set, joint_beam with the LM
