@@ -41,7 +41,9 @@ def svd_kernels() -> Any:
         from torch.utils import cpp_extension
 
         source = SOURCE_DIR / "svd_softmax.cpp"
-        name = f"echoformer_svd_{_cpu_tag()}_{_digest(source.read_bytes())}"
+        # one build per source text and place: checkouts sharing the cache do not rebuild
+        # each other's (torch keys a build folder by name only)
+        name = f"echoformer_svd_{_cpu_tag()}_{_digest(source.read_bytes() + bytes(source))}"
         built = Path(cpp_extension._get_build_directory(name, False)) / f"{name}.so"
         if not built.exists():
             print("echoformer: compiling the SVD-softmax CPU kernels (once, ~1 min)",
