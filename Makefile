@@ -8,9 +8,11 @@ INSTALLED := $(VENV)/.installed
 
 .PHONY: demo test test-slow system clean
 
-# Corpora, two time-budgeted trainings, decoding, latency benchmarks, exp/demo/report.md
+# Corpora, two time-budgeted trainings, decoding (the real-speech sets too: their recordings
+# are Debian packages, installed here), latency benchmarks, exp/demo/report.md
 # (see demo/run.py; DEMO_ARGS e.g. "--asr-minutes 10 --nmt-minutes 10" or "--fresh").
 demo: $(INSTALLED)
+	@bash scripts/install_system_packages.sh real-speech
 	$(BIN)/python -m demo $(DEMO_ARGS)
 
 test: $(INSTALLED)

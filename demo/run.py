@@ -10,8 +10,14 @@ then writes EXP/report.md and EXP/report.json with PNG plots beside them:
                  just-trained models and the shipped ones (stages 4-5; the shipped recogniser
                  also as asr-transcribe runs it by default: joint_beam with its language
                  model); speech translation examples with st-translate
-  4 latency      bench suites layers, asr and nmt
-  5 report
+  4 real speech  the shipped recogniser with and without its language model, and pocketsphinx
+                 where the peers extra is installed, on recorded English speech (the
+                 real-speech dev and test sets; recipes/synth_asr/real_speech.sh stages 1-4)
+  5 latency      bench suites layers, asr and nmt
+  6 report
+
+A step that cannot run here (no shipped model, pocketsphinx not installed) prints why and is
+skipped; the report says what it left out.
 
 A step whose outputs exist, newer than the models they came from, is skipped, so a second
 run reuses what the first built (delete EXP/asr, EXP/nmt, ... to redo a part; a new shipped
@@ -22,6 +28,7 @@ model again from the start). Interrupted training resumes where it stopped.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import shutil
@@ -32,11 +39,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from demo.report import write_report
+from demo.report import REAL_SPEECH_SETS, REAL_SPEECH_SYSTEMS, write_report
 from echoformer.paths import PROJECT_ROOT
 from echoformer.shipped import SHIPPED
 
 ST_EXAMPLES = 6  # audio files of each ASR test set sent through st-translate
+REAL_SPEECH_THREADS = 1  # as recipes/synth_asr/REAL_SPEECH.md: pocketsphinx decodes on one
 
 
 @dataclass
@@ -46,6 +54,8 @@ class Settings:
     exp: Path = Path("exp/demo")
     nmt_data: Path = Path("data/ding_nmt")
     asr_data: Path = Path("data/synth_asr")
+    real_data: Path = Path("data/real_speech")  # python -m asr.data.real_speech --out
+    real_speech: bool = True  # decode the real-speech sets (left out of tiny runs)
     asr_corpus: str = "demo"  # synth size: tiny | demo | full
     asr_model: str = "demo"
     nmt_model: str = "demo"
@@ -62,6 +72,7 @@ class Settings:
     @classmethod
     def tiny(cls, exp: Path, data: Path) -> Settings:
         return cls(exp=exp, nmt_data=data / "ding_nmt", asr_data=data / "synth_asr",
+                   real_data=data / "real_speech", real_speech=False,
                    asr_corpus="tiny", asr_model="tiny", nmt_model="tiny", nmt_vocab=1000,
                    asr_minutes=2, nmt_minutes=2, max_steps=20, nmt_test_lines=20,
                    bench_overrides=TINY_BENCH_OVERRIDES)
@@ -92,6 +103,7 @@ class Step:
     # folder they are made in: other settings than last time clear the folder and run again.
     made_with: str = ""
     run_dir: Path | None = None
+    skip: str = ""  # why the step cannot run here (e.g. no shipped model), or "" when it can
 
     @property
     def stamp(self) -> Path:
@@ -121,12 +133,13 @@ class Step:
 
 class Demo:
     def __init__(self, settings: Settings) -> None:
-        for name in ("exp", "nmt_data", "asr_data"):  # relative paths: to the checkout
+        for name in ("exp", "nmt_data", "asr_data", "real_data"):  # relative paths: to the checkout
             setattr(settings, name, PROJECT_ROOT / getattr(settings, name))
         self.s = settings
         self.bin = Path(sys.executable).parent
         self.started = time.perf_counter()
         self.timings: dict[str, float] = {}
+        self.skipped: dict[str, str] = {}
 
     # -- the steps -------------------------------------------------------------------------
     def steps(self) -> list[Step]:
@@ -180,6 +193,7 @@ class Demo:
         steps += [
             Step("speech translation examples (st-translate)", [exp / "st_examples.json"],
                  self.speech_translation, models),
+            *self.real_speech_steps(),
             Step("latency: layers (reuse vs fused attention, SVD vs full softmax)",
                  [exp / "bench/layers/results.json"], lambda: self.bench("layers")),
             Step("latency: ASR encoder per input length, real-time factor",
@@ -190,6 +204,75 @@ class Demo:
                  [nmt_model / "model.yaml"]),
         ]
         return steps
+
+    def real_speech_steps(self) -> list[Step]:
+        """recipes/synth_asr/real_speech.sh's stages: build the sets, decode them with the
+        shipped recogniser (its default joint_beam with its LM, and --no-lm) and with
+        pocketsphinx, score; each stage its own step, skipped with the reason where it
+        cannot run."""
+        s, out = self.s, self.s.exp / "real_speech"
+        manifests = [s.real_data / f"{name}.jsonl" for name in REAL_SPEECH_SETS]
+        hyps = {label: [out / folder / f"{name}.jsonl" for name in REAL_SPEECH_SETS]
+                for label, folder in REAL_SPEECH_SYSTEMS.items()}
+        ours = hyps["asr-en + LM"] + hyps["asr-en"]
+        # A decode that fails leaves its jsonl behind: a stage's marker says it finished.
+        ours_done, peer_done = out / "stage2.done", out / "stage3.done"
+        skip = self.real_speech_skip()
+        peer_skip = skip or ("" if importlib.util.find_spec("pocketsphinx") else
+                             "pocketsphinx is not installed: pip install '.[peers]'")
+        scored = [label for label in REAL_SPEECH_SYSTEMS if label != "pocketsphinx" or
+                  not peer_skip]
+        models = [s.shipped[task] / "model.yaml" for task in ("asr", "asr_lm")]
+        return [
+            Step("real speech: build the dev and test sets (recordings in Debian packages)",
+                 [*manifests, s.real_data / "summary.json"],  # summary.json: written last
+                 lambda: self.real_speech_recipe("1"), skip=skip),
+            Step("real speech: the shipped ASR model with and without its LM",
+                 [*ours, ours_done], lambda: self.real_speech_recipe("2", ours_done),
+                 manifests + models, skip=skip),
+            Step("real speech: pocketsphinx (peers extra, its bundled en-us model)",
+                 [*hyps["pocketsphinx"], peer_done],
+                 lambda: self.real_speech_recipe("3", peer_done), manifests, skip=peer_skip),
+            Step("real speech: score (asr-score)", [out / "wer.json"],
+                 lambda: self.score_real_speech(scored),
+                 manifests + [path for label in scored for path in hyps[label]],
+                 made_with=", ".join(scored), skip=skip),
+        ]
+
+    def real_speech_skip(self) -> str:
+        if not self.s.real_speech:
+            return "left out of --tiny runs"
+        for task, what in (("asr", "ASR model"), ("asr_lm", "language model")):
+            if not self.has_shipped(task):
+                return f"no shipped {what} in {self.s.shipped[task]}"
+        return ""
+
+    def real_speech_recipe(self, stage: str, marker: Path | None = None) -> None:
+        """One stage of recipes/synth_asr/real_speech.sh (stage 1 installs the Debian
+        packages of the recordings where missing, as `make demo` already did); `marker` is
+        written once the stage has finished."""
+        if marker is not None:
+            marker.unlink(missing_ok=True)
+        self.call(["bash", "recipes/synth_asr/real_speech.sh", "--stage", stage,
+                   "--stop-stage", stage, "--data-dir", str(self.s.real_data),
+                   "--exp-dir", str(self.s.exp / "real_speech"),
+                   "--threads", str(REAL_SPEECH_THREADS),
+                   "--sets", " ".join(REAL_SPEECH_SETS)])
+        if marker is not None:
+            marker.write_text(f"real_speech.sh stage {stage} finished\n", encoding="utf-8")
+
+    def score_real_speech(self, labels: list[str]) -> None:
+        """asr-score of each system on each set -> EXP/real_speech/wer.json (and wer.md),
+        as the recipe's stage 4 scores them."""
+        out, args = self.s.exp / "real_speech", []
+        for label in labels:
+            for name in REAL_SPEECH_SETS:
+                args += ["--ref", str(self.s.real_data / f"{name}.jsonl"), "--hyp",
+                         str(out / REAL_SPEECH_SYSTEMS[label] / f"{name}.jsonl"),
+                         "--label", label]
+        table = self.call([sys.executable, "-m", "asr.score", *args,
+                           "--json", str(out / "wer.json")], capture=True)
+        (out / "wer.md").write_text(table, encoding="utf-8")
 
     def has_shipped(self, task: str) -> bool:
         return (self.s.shipped[task] / "model.yaml").is_file()
@@ -284,10 +367,13 @@ class Demo:
         seconds = time.perf_counter() - self.started
         return f"{int(seconds // 60):d}:{int(seconds % 60):02d}"
 
-    def run(self) -> Path:
-        steps = self.steps()
+    def perform_steps(self, steps: list[Step]) -> None:
         for number, step in enumerate(steps, start=1):
             prefix = f"[demo {self.elapsed()}] {number}/{len(steps)} {step.title}"
+            if step.skip:
+                print(f"{prefix}: skipped, {step.skip}", flush=True)
+                self.skipped[step.title] = step.skip
+                continue
             if step.done():
                 print(f"{prefix}: done before, reused", flush=True)
                 continue
@@ -295,7 +381,11 @@ class Demo:
             begun = time.perf_counter()
             step.perform()
             self.timings[step.title] = round(time.perf_counter() - begun, 1)
-        report = write_report(self.s, self.timings, time.perf_counter() - self.started)
+
+    def run(self) -> Path:
+        self.perform_steps(self.steps())
+        report = write_report(self.s, self.timings, time.perf_counter() - self.started,
+                              self.skipped)
         print(report.read_text(encoding="utf-8"))
         print(f"[demo {self.elapsed()}] report: {report} (and report.json, plots beside it)")
         print(NEXT_COMMANDS.format(exp=self.s.exp))
