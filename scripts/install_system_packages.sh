@@ -30,6 +30,7 @@ need espeak-ng command -v espeak-ng
 need flite command -v flite
 need trans-de-en test -f /usr/share/trans/de-en
 need groff-base command -v groff  # renders man pages for the broad LM text (asr.data.lm_text --broad)
+need g++ command -v g++  # builds the SVD-softmax CPU kernels (else a slower pure-torch path)
 if [[ "${1:-}" == real-speech ]]; then
   need asterisk-core-sounds-en-wav test -f /usr/share/asterisk/sounds/en_US_f_Allison/beep.wav
   need asterisk-core-sounds-en-g722 test -f /usr/share/asterisk/sounds/en_US_f_Allison/beep.g722
